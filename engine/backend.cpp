@@ -1,0 +1,56 @@
+#include "engine/backend.h"
+
+#include <mutex>
+#include <ostream>
+#include <stdexcept>
+
+#ifdef CTV_HAVE_CUDA
+#include "kernels/cuda/device_query.h"
+#endif
+
+namespace ctv {
+
+const char* device_name(Device d) { return d == Device::cuda ? "cuda" : "cpu"; }
+
+std::optional<Device> parse_device(const std::string& text) {
+  if (text == "cpu") return Device::cpu;
+  if (text == "cuda") return Device::cuda;
+  return std::nullopt;
+}
+
+const BackendInfo& backend_info() {
+  static const BackendInfo info = [] {
+    BackendInfo b;
+#ifdef CTV_HAVE_CUDA
+    b.cuda_built = true;
+    const cuda::DeviceProbe probe = cuda::probe_devices();
+    b.gpu_found = probe.device_count > 0;
+    b.gpu_name = probe.device_name;
+    b.compute_capability = probe.compute_capability;
+    b.why_no_gpu = probe.why_none;
+#else
+    b.why_no_gpu = "built without the CUDA backend";
+#endif
+    return b;
+  }();
+  return info;
+}
+
+Device select_device(std::optional<Device> requested, std::ostream& log) {
+  const BackendInfo& info = backend_info();
+  if (requested == Device::cpu) return Device::cpu;
+  if (requested == Device::cuda) {
+    if (!info.cuda_built)
+      throw std::runtime_error("--device cuda: this ctv was built without CUDA (-DCTV_CUDA=OFF)");
+    if (!info.gpu_found)
+      throw std::runtime_error("--device cuda: no CUDA GPU found (" + info.why_no_gpu + ")");
+    return Device::cuda;
+  }
+  if (info.gpu_found) return Device::cuda;
+  static std::once_flag said;
+  if (info.cuda_built)
+    std::call_once(said, [&] { log << "ctv: no CUDA GPU found (" << info.why_no_gpu << "); using the CPU\n"; });
+  return Device::cpu;
+}
+
+}  // namespace ctv
