@@ -43,8 +43,8 @@ struct NiftiHeaderGeometry {
 };
 
 struct Geometry {
-  std::array<int, 3> dim{0, 0, 0};             // voxels along i, j, k
-  std::array<double, 3> spacing{1, 1, 1};      // mm, affine column norms
+  std::array<int, 3> dim{0, 0, 0};                       // voxels along i, j, k
+  std::array<double, 3> spacing{1, 1, 1};                // mm, affine column norms
   Eigen::Matrix4d affine = Eigen::Matrix4d::Identity();  // voxel -> RAS+ mm
   NiftiHeaderGeometry header;
 
@@ -67,7 +67,8 @@ struct Volume {
   float& at(int i, int j, int k) { return data[index(i, j, k)]; }
   float at(int i, int j, int k) const { return data[index(i, j, k)]; }
   std::size_t index(int i, int j, int k) const {
-    return std::size_t(i) + std::size_t(geometry.dim[0]) * (std::size_t(j) + std::size_t(geometry.dim[1]) * k);
+    return std::size_t(i) +
+           std::size_t(geometry.dim[0]) * (std::size_t(j) + std::size_t(geometry.dim[1]) * k);
   }
 };
 
@@ -108,7 +109,7 @@ void require_same_geometry(const Geometry& a, const std::filesystem::path& file_
 struct Reorientation {
   std::array<int, 3> source_axis{0, 1, 2};  // canonical axis c reads source axis source_axis[c]
   std::array<bool, 3> flip{false, false, false};  // and runs it backwards when flip[c]
-  Geometry source;                           // the geometry to return to
+  Geometry source;                                // the geometry to return to
 
   bool is_identity() const;
   // Orientation code of the source, e.g. "RAS", "LPS", "PSR".

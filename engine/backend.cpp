@@ -49,7 +49,9 @@ Device select_device(std::optional<Device> requested, std::ostream& log) {
   if (info.gpu_found) return Device::cuda;
   static std::once_flag said;
   if (info.cuda_built)
-    std::call_once(said, [&] { log << "ctv: no CUDA GPU found (" << info.why_no_gpu << "); using the CPU\n"; });
+    std::call_once(said, [&] {
+      log << "ctv: no CUDA GPU found (" << info.why_no_gpu << "); using the CPU\n";
+    });
   return Device::cpu;
 }
 

@@ -18,7 +18,7 @@ struct BackendInfo {
   bool gpu_found = false;   // a CUDA device answered at run time
   std::string gpu_name;     // device 0, when found
   int compute_capability = 0;
-  std::string why_no_gpu;   // when built but none found
+  std::string why_no_gpu;  // when built but none found
 };
 
 // ensures: probes at most once per process (thread-safe); never throws.

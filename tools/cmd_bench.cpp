@@ -4,7 +4,8 @@
 namespace ctv::cli {
 
 Command add_bench(CLI::App& root) {
-  CLI::App* app = root.add_subcommand("bench", "Benchmark kernels and the whole network beside their peers");
+  CLI::App* app =
+      root.add_subcommand("bench", "Benchmark kernels and the whole network beside their peers");
   app->allow_extras();
   return {app, [] { return not_built("bench"); }};
 }

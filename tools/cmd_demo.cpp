@@ -4,7 +4,8 @@
 namespace ctv::cli {
 
 Command add_demo(CLI::App& root) {
-  CLI::App* app = root.add_subcommand("demo", "Run the end-to-end demonstration on a small synthetic cohort");
+  CLI::App* app =
+      root.add_subcommand("demo", "Run the end-to-end demonstration on a small synthetic cohort");
   return {app, [] { return not_built("demo"); }};
 }
 

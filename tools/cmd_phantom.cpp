@@ -12,10 +12,14 @@ Command add_phantom(CLI::App& root) {
     std::string size = "416,288,128";
   };
   static Options o;
-  CLI::App* app = root.add_subcommand("phantom", "Write a synthetic thorax cohort (CT, iGTV, CTV, organs at risk)");
+  CLI::App* app = root.add_subcommand(
+      "phantom", "Write a synthetic thorax cohort (CT, iGTV, CTV, organs at risk)");
   app->add_option("--out", o.out, "Cohort folder to create")->required();
-  app->add_option("--n", o.n, "Number of patients")->capture_default_str()->check(CLI::PositiveNumber);
-  app->add_option("--seed", o.seed, "Random seed; the same seed gives the same cohort")->capture_default_str();
+  app->add_option("--n", o.n, "Number of patients")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app->add_option("--seed", o.seed, "Random seed; the same seed gives the same cohort")
+      ->capture_default_str();
   app->add_option("--spacing", o.spacing, "Voxel spacing x,y,z in mm")->capture_default_str();
   app->add_option("--size", o.size, "Grid size x,y,z in voxels")->capture_default_str();
   return {app, [] { return not_built("phantom"); }};

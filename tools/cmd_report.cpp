@@ -8,7 +8,8 @@ Command add_report(CLI::App& root) {
     std::string cohort, out;
   };
   static Options o;
-  CLI::App* app = root.add_subcommand("report", "Write the evaluation report of a cohort (tables, plots, overlays, HTML)");
+  CLI::App* app = root.add_subcommand(
+      "report", "Write the evaluation report of a cohort (tables, plots, overlays, HTML)");
   app->add_option("--cohort", o.cohort, "Cohort folder")->required();
   app->add_option("--out", o.out, "Report folder")->required();
   return {app, [] { return not_built("report"); }};

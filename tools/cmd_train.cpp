@@ -17,7 +17,8 @@ Command add_train(CLI::App& root) {
   app->add_option("--device", o.device, "cpu or cuda (default: cuda when a GPU is found)")
       ->check(CLI::IsMember({"cpu", "cuda"}));
   app->add_option("--precision", o.precision, "fp32, tf32 or bf16")
-      ->capture_default_str()->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
   return {app, [] { return not_built("train"); }};
 }
 

@@ -6,10 +6,10 @@
 namespace ctv::cuda {
 
 struct DeviceProbe {
-  int device_count = 0;     // 0 when no usable GPU (no driver, no device, or a runtime error)
-  std::string device_name;  // of device 0, when device_count > 0
+  int device_count = 0;        // 0 when no usable GPU (no driver, no device, or a runtime error)
+  std::string device_name;     // of device 0, when device_count > 0
   int compute_capability = 0;  // major*10 + minor of device 0
-  std::string why_none;     // the runtime's reason when device_count == 0
+  std::string why_none;        // the runtime's reason when device_count == 0
 };
 
 // ensures: never throws, never aborts; safe on machines without a driver.
