@@ -1,0 +1,56 @@
+// Naive 3-D max pooling, the reference every faster pooling kernel is tested against.
+//
+// Layouts (dense, channels last): x [N][D][H][W][C], y and argmax [N][Z][P][Q][C].
+// y[n,z,p,q,c] = max over t<T, r<R, s<S of x[n, z*sd-pd+t, p*sh-ph+r, q*sw-pw+s, c]; padding
+// counts as -inf, so it never wins (every window holds at least one real element because
+// validate() demands pad <= kernel/2, as PyTorch does). Output size in floor mode (PyTorch's
+// ceil_mode=False). argmax holds the flat NDHWC index into x of the winning element.
+// Ties: the FIRST maximum in window scan order (t, then r, then s) wins, as PyTorch on CPU.
+// NaN propagates: a NaN counts as larger than every number, and the first NaN in scan order
+// wins (PyTorch's CPU kernel takes the last NaN; only the argmax of such windows differs).
+// Outputs are overwritten (=): y, argmax by fprop; dx by bprop (overlapping windows whose
+// maximum is the same element add their dy into it, summed in double in output order).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "kernels/common.h"
+
+namespace ctv::kernels::ref {
+
+struct MaxPool3dShape {
+  int N, D, H, W, C;  // input batch, depth, height, width, channels
+  int T, R, S;        // window depth, height, width
+  int stride_d, stride_h, stride_w;
+  int pad_d = 0, pad_h = 0, pad_w = 0;  // -inf padding on both sides
+
+  // Output depth, height, width: (D + 2*pad_d - T)/stride_d + 1 etc. (floor).
+  CTV_HD int Z() const { return window_out_size(D, T, stride_d, pad_d); }
+  CTV_HD int P() const { return window_out_size(H, R, stride_h, pad_h); }
+  CTV_HD int Q() const { return window_out_size(W, S, stride_w, pad_w); }
+  std::size_t x_size() const;  // N*D*H*W*C
+  std::size_t y_size() const;  // N*Z*P*Q*C
+  // ensures: returns iff every size and stride is positive, 0 <= pad <= window/2 on each axis
+  //          and the output is non-empty; otherwise throws std::invalid_argument saying why.
+  void validate() const;
+  std::string describe() const;
+};
+
+// requires: shape.validate() passes (checked: throws std::invalid_argument); x, y non-null
+//           (checked) with x_size(), y_size() elements; argmax null or y_size() elements;
+//           outputs overlap no input.
+// ensures:  y = window maxima (ties and NaN as above); argmax, when non-null, = flat index in
+//           [0, x_size()) of each maximum, inside its window. Only those elements are written.
+template <typename T>
+void max_pool3d_fprop(const MaxPool3dShape& shape, const T* x, T* y, std::int64_t* argmax);
+
+// requires: shape.validate() passes (checked); dy, argmax, dx non-null (checked); argmax as
+//           written by max_pool3d_fprop for this shape (an entry pointing outside its own
+//           window is ignored); dx has x_size() elements and overlaps no input.
+// ensures:  dx[i] = sum of dy[o] over outputs o with argmax[o] == i, 0 where there is none;
+//           only dx's x_size() elements are written.
+template <typename T>
+void max_pool3d_bprop(const MaxPool3dShape& shape, const T* dy, const std::int64_t* argmax, T* dx);
+
+}  // namespace ctv::kernels::ref
