@@ -1,0 +1,76 @@
+#include "tools/provenance.h"
+
+#include <openssl/evp.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "ctv/version.h"
+#include "data/atomic_file.h"
+#include "tools/command.h"
+
+namespace ctv::cli {
+
+namespace fs = std::filesystem;
+
+std::string sha256_file(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw std::runtime_error(file.string() + ": cannot open to compute its checksum");
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1)
+    throw std::runtime_error("SHA-256 is not available");
+  std::array<char, 1 << 16> buf;
+  while (in) {
+    in.read(buf.data(), buf.size());
+    if (in.gcount() > 0) EVP_DigestUpdate(ctx.get(), buf.data(), std::size_t(in.gcount()));
+  }
+  if (in.bad())
+    throw std::runtime_error(file.string() + ": read error while computing its checksum");
+  std::array<unsigned char, EVP_MAX_MD_SIZE> md;
+  unsigned len = 0;
+  EVP_DigestFinal_ex(ctx.get(), md.data(), &len);
+  std::string hex;
+  char two[3];
+  for (unsigned i = 0; i < len; ++i) {
+    std::snprintf(two, sizeof two, "%02x", md[i]);
+    hex += two;
+  }
+  return hex;
+}
+
+fs::path sidecar_path(const fs::path& output) { return fs::path(output.string() + ".json"); }
+
+void write_provenance(const fs::path& output, const Provenance& p, bool overwrite) {
+  nlohmann::json j;
+  j["ctvnet_version"] = build::kVersion;
+  j["ctvnet_commit"] = build::kCommit;
+  j["command_line"] = command_line();
+  j["output"] = output.filename().string();
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  char when[32];
+  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  j["created_utc"] = when;
+  j["model_checksum"] =
+      p.model_checksum.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.model_checksum);
+  j["inputs"] = nlohmann::json::array();
+  for (const fs::path& in : p.inputs)
+    j["inputs"].push_back(
+        {{"path", fs::absolute(in).lexically_normal().string()}, {"sha256", sha256_file(in)}});
+  const std::string text = j.dump(2) + "\n";
+  data::write_file_atomically(
+      sidecar_path(output),
+      [&](const fs::path& tmp) {
+        std::ofstream out(tmp, std::ios::binary);
+        out << text;
+        if (!out.flush()) throw data::FileWriteError(tmp.string() + ": write failed");
+      },
+      overwrite);
+}
+
+}  // namespace ctv::cli
