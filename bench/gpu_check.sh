@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The GPU check (shared/GPU.md): needs only a build folder made on a build machine.
+# usage: bench/gpu_check.sh BUILD_DIR LOG_DIR
+# Prints the card and driver, runs what the build holds for the GPU, writes each result to
+# LOG_DIR as soon as it has it (a run cut short still returns what it measured), and prints
+# a short table last.
+set -u
+build=${1:?usage: bench/gpu_check.sh BUILD_DIR LOG_DIR}
+logs=${2:?usage: bench/gpu_check.sh BUILD_DIR LOG_DIR}
+mkdir -p "$logs"
+table="$logs/table.txt"
+: >"$table"
+row() { printf '%-34s %s\n' "$1" "$2" | tee -a "$table"; }
+
+echo "== card and driver" | tee "$logs/card.txt"
+if command -v nvidia-smi >/dev/null; then
+  nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv | tee -a "$logs/card.txt"
+else
+  echo "nvidia-smi not found" | tee -a "$logs/card.txt"
+fi
+command -v nvcc >/dev/null && nvcc --version | tail -1 | tee -a "$logs/card.txt"
+
+echo "== ctv --version (run-time backend selection)"
+if "$build/ctv" --version >"$logs/ctv-version.txt" 2>&1; then
+  cat "$logs/ctv-version.txt"
+  if grep -q "^GPU found: yes" "$logs/ctv-version.txt"; then
+    row "ctv --version: GPU found" "yes"
+  else
+    row "ctv --version: GPU found" "NO ($(grep '^GPU found' "$logs/ctv-version.txt"))"
+  fi
+else
+  cat "$logs/ctv-version.txt"
+  row "ctv --version" "FAILED to run"
+fi
+
+echo "== CUDA kernel tests against the CPU reference"
+if [[ -x "$build/ctv_gpu_tests" ]]; then
+  "$build/ctv_gpu_tests" >"$logs/gpu-tests.txt" 2>&1
+  row "CUDA kernels vs CPU reference" "$([[ $? -eq 0 ]] && echo pass || echo FAIL) ($(tail -1 "$logs/gpu-tests.txt"))"
+else
+  row "CUDA kernels vs CPU reference" "not run: this build has no CUDA kernels yet"
+fi
+
+echo "== compute-sanitizer"
+if [[ -x "$build/ctv_gpu_tests" ]] && command -v compute-sanitizer >/dev/null; then
+  for tool in memcheck racecheck; do
+    compute-sanitizer --tool "$tool" "$build/ctv_gpu_tests" --small >"$logs/sanitizer-$tool.txt" 2>&1
+    row "compute-sanitizer $tool" "$([[ $? -eq 0 ]] && echo clean || echo "FAIL or refused: see sanitizer-$tool.txt")"
+  done
+else
+  row "compute-sanitizer" "not run: no CUDA kernels to check yet"
+fi
+
+echo
+echo "== summary"
+cat "$table"
