@@ -5,6 +5,8 @@
 // coordinate i = o*stride - pad + t; out-of-range input coordinates are padding.
 #pragma once
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 
 #if defined(__CUDACC__)
 #define CTV_HD __host__ __device__
@@ -49,4 +51,30 @@ CTV_HD inline constexpr int window_out_coord(int i, int t, int stride, int pad, 
 
 CTV_HD inline constexpr bool in_range(int i, int n) { return i >= 0 && i < n; }
 
+// ---- host-only checks shared by the shape structs' validate() and the kernels' entry points.
+// Messages start with the shape's describe(), built only when a check fails.
+namespace detail {
+
+template <typename Shape>
+[[noreturn]] void fail_shape(const Shape& shape, const std::string& why) {
+  throw std::invalid_argument(shape.describe() + ": " + why);
+}
+template <typename Shape>
+void require_positive(const Shape& shape, const char* field, int value) {
+  if (value <= 0)
+    fail_shape(shape, std::string(field) + " is " + std::to_string(value) + ", must be > 0");
+}
+template <typename Shape>
+void require_nonnegative(const Shape& shape, const char* field, int value) {
+  if (value < 0)
+    fail_shape(shape, std::string(field) + " is " + std::to_string(value) + ", must be >= 0");
+}
+// A kernel entry point refuses null buffers for its required arguments.
+template <typename... Ptr>
+void require_nonnull(const char* kernel, Ptr... ptrs) {
+  if (((ptrs == nullptr) || ...))
+    throw std::invalid_argument(std::string(kernel) + ": a required buffer is null");
+}
+
+}  // namespace detail
 }  // namespace ctv::kernels

@@ -44,20 +44,22 @@ struct Conv3dShape {
 //           (checked) with x_size(), w_size(), y_size() elements; bias null or K elements;
 //           y overlaps no input.
 // ensures:  y = conv(x, w) + bias (bias taken as 0 when null); only y's y_size() are written.
-template <typename T>
-void conv3d_fprop(const Conv3dShape& shape, const T* x, const T* w, const T* bias, T* y);
+template <typename Scalar>
+void conv3d_fprop(const Conv3dShape& shape, const Scalar* x, const Scalar* w, const Scalar* bias,
+                  Scalar* y);
 
 // requires: as fprop; dy has y_size() elements, dx has x_size(); dx overlaps no input.
 // ensures:  dx = d<y, dy>/dx = the transposed convolution of dy with w (padding contributes
 //           nothing); only dx's x_size() elements are written.
-template <typename T>
-void conv3d_dgrad(const Conv3dShape& shape, const T* dy, const T* w, T* dx);
+template <typename Scalar>
+void conv3d_dgrad(const Conv3dShape& shape, const Scalar* dy, const Scalar* w, Scalar* dx);
 
 // requires: as fprop; x has x_size() elements, dy y_size(), dw w_size(), dbias null or K.
 // ensures:  dw[k,t,r,s,c] = sum_{n,z,p,q} dy[n,z,p,q,k] * x[n, z*sd-pd+t, ..., c] (padding
 //           reads 0); dbias[k] = sum_{n,z,p,q} dy[n,z,p,q,k] when dbias is non-null; only
 //           those elements are written.
-template <typename T>
-void conv3d_wgrad(const Conv3dShape& shape, const T* x, const T* dy, T* dw, T* dbias);
+template <typename Scalar>
+void conv3d_wgrad(const Conv3dShape& shape, const Scalar* x, const Scalar* dy, Scalar* dw,
+                  Scalar* dbias);
 
 }  // namespace ctv::kernels::ref

@@ -48,21 +48,22 @@ struct ConvTranspose3dShape {
 //           (checked) with x_size(), w_size(), y_size() elements; bias null or K elements;
 //           y overlaps no input.
 // ensures:  y = conv_transpose(x, w) + bias; only y's y_size() elements are written.
-template <typename T>
-void conv_transpose3d_fprop(const ConvTranspose3dShape& shape, const T* x, const T* w,
-                            const T* bias, T* y);
+template <typename Scalar>
+void conv_transpose3d_fprop(const ConvTranspose3dShape& shape, const Scalar* x, const Scalar* w,
+                            const Scalar* bias, Scalar* y);
 
 // requires: as fprop; dy has y_size() elements, dx x_size(); dx overlaps no input.
 // ensures:  dx = d<y, dy>/dx, i.e. the forward convolution of dy with w (as_forward_conv);
 //           only dx's x_size() elements are written.
-template <typename T>
-void conv_transpose3d_dgrad(const ConvTranspose3dShape& shape, const T* dy, const T* w, T* dx);
+template <typename Scalar>
+void conv_transpose3d_dgrad(const ConvTranspose3dShape& shape, const Scalar* dy, const Scalar* w,
+                            Scalar* dx);
 
 // requires: as fprop; x has x_size() elements, dy y_size(), dw w_size(), dbias null or K.
 // ensures:  dw[c,t,r,s,k] = sum_{n,d,h,w} x[n,d,h,w,c] * dy[n, d*sd-pd+t, ..., k] over in-range
 //           targets; dbias[k] = sum_{n,z,p,q} dy[n,z,p,q,k] when non-null; only those written.
-template <typename T>
-void conv_transpose3d_wgrad(const ConvTranspose3dShape& shape, const T* x, const T* dy, T* dw,
-                            T* dbias);
+template <typename Scalar>
+void conv_transpose3d_wgrad(const ConvTranspose3dShape& shape, const Scalar* x, const Scalar* dy,
+                            Scalar* dw, Scalar* dbias);
 
 }  // namespace ctv::kernels::ref

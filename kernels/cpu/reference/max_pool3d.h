@@ -9,7 +9,7 @@
 // NaN propagates: a NaN counts as larger than every number, and the first NaN in scan order
 // wins (PyTorch's CPU kernel takes the last NaN; only the argmax of such windows differs).
 // Outputs are overwritten (=): y, argmax by fprop; dx by bprop (overlapping windows whose
-// maximum is the same element add their dy into it, summed in double in output order).
+// maximum is the same element add their dy into it, summed in double in a fixed order).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -42,15 +42,17 @@ struct MaxPool3dShape {
 //           outputs overlap no input.
 // ensures:  y = window maxima (ties and NaN as above); argmax, when non-null, = flat index in
 //           [0, x_size()) of each maximum, inside its window. Only those elements are written.
-template <typename T>
-void max_pool3d_fprop(const MaxPool3dShape& shape, const T* x, T* y, std::int64_t* argmax);
+template <typename Scalar>
+void max_pool3d_fprop(const MaxPool3dShape& shape, const Scalar* x, Scalar* y,
+                      std::int64_t* argmax);
 
 // requires: shape.validate() passes (checked); dy, argmax, dx non-null (checked); argmax as
 //           written by max_pool3d_fprop for this shape (an entry pointing outside its own
 //           window is ignored); dx has x_size() elements and overlaps no input.
 // ensures:  dx[i] = sum of dy[o] over outputs o with argmax[o] == i, 0 where there is none;
 //           only dx's x_size() elements are written.
-template <typename T>
-void max_pool3d_bprop(const MaxPool3dShape& shape, const T* dy, const std::int64_t* argmax, T* dx);
+template <typename Scalar>
+void max_pool3d_bprop(const MaxPool3dShape& shape, const Scalar* dy, const std::int64_t* argmax,
+                      Scalar* dx);
 
 }  // namespace ctv::kernels::ref
