@@ -1,0 +1,289 @@
+// Backend dispatch: device tag and dtype -> kernel. CPU goes to the reference kernels today.
+#include "engine/ops_dispatch.h"
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/reference/batch_norm3d.h"
+#include "kernels/cpu/reference/concat.h"
+#include "kernels/cpu/reference/elementwise.h"
+#include "kernels/cpu/reference/reduce.h"
+
+namespace ctv::dispatch {
+
+namespace ref = kernels::ref;
+
+namespace {
+
+// Checks the common contract and calls f(T{}) with T the element type of the CPU kernel.
+template <typename F>
+void on_float(const char* fn, std::initializer_list<const Tensor*> tensors, F&& f) {
+  const Tensor* first = nullptr;
+  for (const Tensor* t : tensors) {
+    if (!t) continue;
+    if (!t->defined()) throw std::invalid_argument(std::string(fn) + ": undefined tensor");
+    if (!t->is_contiguous())
+      throw std::invalid_argument(std::string(fn) + ": " + t->describe() + " is not dense");
+    if (!first) {
+      first = t;
+      continue;
+    }
+    if (t->device() != first->device() || t->dtype() != first->dtype())
+      throw std::invalid_argument(std::string(fn) + ": mixed tensors " + first->describe() +
+                                  " and " + t->describe());
+  }
+  if (!first) throw std::invalid_argument(std::string(fn) + ": no tensors");
+  if (first->device() != Device::cpu)
+    throw std::runtime_error(std::string(fn) + ": no kernel for device '" +
+                             device_name(first->device()) + "' in this build yet");
+  switch (first->dtype()) {
+    case DType::f32:
+      f(float{});
+      return;
+    case DType::f64:
+      f(double{});
+      return;
+    default:
+      throw std::invalid_argument(std::string(fn) + ": " + first->describe() +
+                                  " is not a floating tensor");
+  }
+}
+
+void require_dense_i64(const char* fn, const Tensor& t) {
+  if (!t.defined() || t.dtype() != DType::i64 || !t.is_contiguous())
+    throw std::invalid_argument(std::string(fn) + ": argmax must be a dense i64 tensor, got " +
+                                t.describe());
+}
+
+template <typename T>
+T* ptr(Tensor* t) {
+  return t ? t->data<T>() : nullptr;
+}
+template <typename T>
+const T* ptr(const Tensor* t) {
+  return t ? t->data<T>() : nullptr;
+}
+
+auto n_of(const Tensor& t) { return static_cast<std::size_t>(t.numel()); }
+
+}  // namespace
+
+void add_inplace(Tensor& y, const Tensor& x) {
+  if (x.shape() != y.shape())
+    throw std::invalid_argument("add_inplace: " + x.describe() + " into " + y.describe());
+  on_float("add_inplace", {&y, &x}, [&](auto tag) {
+    using T = decltype(tag);
+    ref::add_inplace<T>(n_of(y), x.data<T>(), y.data<T>());
+  });
+}
+
+void sum_rows(const Tensor& x, Tensor& out) {
+  on_float("sum_rows", {&x, &out}, [&](auto tag) {
+    using T = decltype(tag);
+    ref::sum_rows<T>(x.rows(), x.shape().last(), x.data<T>(), out.data<T>());
+  });
+}
+
+void concat_channels(const Tensor* const* inputs, std::size_t count, Tensor& dst) {
+  // Inputs may be views: check device and dtype only.
+  for (std::size_t i = 0; i < count; ++i)
+    if (inputs[i]->dtype() != dst.dtype() || inputs[i]->device() != dst.device())
+      throw std::invalid_argument("concat_channels: " + inputs[i]->describe() + " into " +
+                                  dst.describe());
+  on_float("concat_channels", {&dst}, [&](auto tag) {
+    using T = decltype(tag);
+    std::vector<const T*> src(count);
+    std::vector<std::size_t> widths(count), pitches(count);
+    for (std::size_t i = 0; i < count; ++i) {
+      src[i] = inputs[i]->data<T>();
+      widths[i] = static_cast<std::size_t>(inputs[i]->shape().last());
+      pitches[i] = static_cast<std::size_t>(inputs[i]->pitch());
+    }
+    ref::concat_channels<T>(static_cast<std::size_t>(dst.rows()), count, src.data(), widths.data(),
+                            pitches.data(), dst.data<T>(), static_cast<std::size_t>(dst.pitch()));
+  });
+}
+
+void conv3d_fprop(const Conv3dShape& s, const Tensor& x, const Tensor& w, const Tensor* bias,
+                  Tensor& y) {
+  on_float("conv3d_fprop", {&x, &w, bias, &y}, [&](auto tag) {
+    using T = decltype(tag);
+    ref::conv3d_fprop<T>(s, x.data<T>(), w.data<T>(), ptr<T>(bias), y.data<T>());
+  });
+}
+
+void conv3d_dgrad(const Conv3dShape& s, const Tensor& dy, const Tensor& w, Tensor& dx) {
+  on_float("conv3d_dgrad", {&dy, &w, &dx}, [&](auto tag) {
+    using T = decltype(tag);
+    ref::conv3d_dgrad<T>(s, dy.data<T>(), w.data<T>(), dx.data<T>());
+  });
+}
+
+void conv3d_wgrad(const Conv3dShape& s, const Tensor& x, const Tensor& dy, Tensor& dw) {
+  on_float("conv3d_wgrad", {&x, &dy, &dw}, [&](auto tag) {
+    using T = decltype(tag);
+    ref::conv3d_wgrad<T>(s, x.data<T>(), dy.data<T>(), dw.data<T>(), nullptr);
+  });
+}
+
+void conv_transpose3d_fprop(const ConvTranspose3dShape& s, const Tensor& x, const Tensor& w,
+                            const Tensor* bias, Tensor& y) {
+  on_float("conv_transpose3d_fprop", {&x, &w, bias, &y}, [&](auto tag) {
+    using T = decltype(tag);
+    ref::conv_transpose3d_fprop<T>(s, x.data<T>(), w.data<T>(), ptr<T>(bias), y.data<T>());
+  });
+}
+
+void conv_transpose3d_dgrad(const ConvTranspose3dShape& s, const Tensor& dy, const Tensor& w,
+                            Tensor& dx) {
+  on_float("conv_transpose3d_dgrad", {&dy, &w, &dx}, [&](auto tag) {
+    using T = decltype(tag);
+    ref::conv_transpose3d_dgrad<T>(s, dy.data<T>(), w.data<T>(), dx.data<T>());
+  });
+}
+
+void conv_transpose3d_wgrad(const ConvTranspose3dShape& s, const Tensor& x, const Tensor& dy,
+                            Tensor& dw) {
+  on_float("conv_transpose3d_wgrad", {&x, &dy, &dw}, [&](auto tag) {
+    using T = decltype(tag);
+    ref::conv_transpose3d_wgrad<T>(s, x.data<T>(), dy.data<T>(), dw.data<T>(), nullptr);
+  });
+}
+
+void max_pool3d_fprop(const MaxPool3dShape& s, const Tensor& x, Tensor& y, Tensor* argmax) {
+  if (argmax) require_dense_i64("max_pool3d_fprop", *argmax);
+  on_float("max_pool3d_fprop", {&x, &y}, [&](auto tag) {
+    using T = decltype(tag);
+    ref::max_pool3d_fprop<T>(s, x.data<T>(), y.data<T>(),
+                             argmax ? argmax->data<std::int64_t>() : nullptr);
+  });
+}
+
+void max_pool3d_bprop(const MaxPool3dShape& s, const Tensor& dy, const Tensor& argmax, Tensor& dx) {
+  require_dense_i64("max_pool3d_bprop", argmax);
+  on_float("max_pool3d_bprop", {&dy, &dx}, [&](auto tag) {
+    using T = decltype(tag);
+    ref::max_pool3d_bprop<T>(s, dy.data<T>(), argmax.data<std::int64_t>(), dx.data<T>());
+  });
+}
+
+void relu_fwd(const Tensor& x, Tensor& y) {
+  on_float("relu_fwd", {&x, &y}, [&](auto tag) {
+    using T = decltype(tag);
+    ref::relu_fwd<T>(n_of(x), x.data<T>(), y.data<T>());
+  });
+}
+
+void relu_bwd(const Tensor& y, const Tensor& dy, Tensor& dx) {
+  on_float("relu_bwd", {&y, &dy, &dx}, [&](auto tag) {
+    using T = decltype(tag);
+    ref::relu_bwd<T>(n_of(y), y.data<T>(), dy.data<T>(), dx.data<T>());
+  });
+}
+
+void sigmoid_fwd(const Tensor& x, Tensor& y) {
+  on_float("sigmoid_fwd", {&x, &y}, [&](auto tag) {
+    using T = decltype(tag);
+    ref::sigmoid_fwd<T>(n_of(x), x.data<T>(), y.data<T>());
+  });
+}
+
+void sigmoid_bwd(const Tensor& y, const Tensor& dy, Tensor& dx) {
+  on_float("sigmoid_bwd", {&y, &dy, &dx}, [&](auto tag) {
+    using T = decltype(tag);
+    ref::sigmoid_bwd<T>(n_of(y), y.data<T>(), dy.data<T>(), dx.data<T>());
+  });
+}
+
+void batch_norm_stats(const Tensor& x, Tensor& mean, Tensor& var) {
+  on_float("batch_norm_stats", {&x}, [&](auto tag) {
+    using T = decltype(tag);
+    ref::batch_norm_stats<T>(x.rows(), x.shape().last(), x.data<T>(), mean.data<double>(),
+                             var.data<double>());
+  });
+}
+
+void batch_norm_invstd(const Tensor& var, double eps, Tensor& invstd) {
+  if (var.dtype() == DType::f64) {
+    on_float("batch_norm_invstd", {&var, &invstd}, [&](auto) {
+      ref::batch_norm_invstd(var.numel(), var.data<double>(), eps, invstd.data<double>());
+    });
+    return;
+  }
+  const Tensor v64 = var.to(DType::f64);
+  batch_norm_invstd(v64, eps, invstd);
+}
+
+void batch_norm_fwd(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& gamma,
+                    const Tensor& beta, Tensor& y) {
+  on_float("batch_norm_fwd", {&x, &gamma, &beta, &y}, [&](auto tag) {
+    using T = decltype(tag);
+    ref::batch_norm_fwd<T>(x.rows(), x.shape().last(), x.data<T>(), mean.data<double>(),
+                           invstd.data<double>(), gamma.data<T>(), beta.data<T>(), y.data<T>());
+  });
+}
+
+void batch_norm_bwd(bool training, const Tensor& x, const Tensor& dy, const Tensor& mean,
+                    const Tensor& invstd, const Tensor& gamma, Tensor* dx, Tensor* dgamma,
+                    Tensor* dbeta) {
+  on_float("batch_norm_bwd", {&x, &dy, &gamma, dx, dgamma, dbeta}, [&](auto tag) {
+    using T = decltype(tag);
+    auto* k = training ? &ref::batch_norm_bwd_train<T> : &ref::batch_norm_bwd_eval<T>;
+    k(x.rows(), x.shape().last(), x.data<T>(), dy.data<T>(), mean.data<double>(),
+      invstd.data<double>(), gamma.data<T>(), ptr<T>(dx), ptr<T>(dgamma), ptr<T>(dbeta));
+  });
+}
+
+void batch_norm_update_running(std::int64_t M, const Tensor& mean, const Tensor& var,
+                               double momentum, Tensor& running_mean, Tensor& running_var) {
+  on_float("batch_norm_update_running", {&running_mean, &running_var}, [&](auto tag) {
+    using T = decltype(tag);
+    ref::batch_norm_update_running<T>(M, running_mean.numel(), mean.data<double>(),
+                                      var.data<double>(), momentum, running_mean.data<T>(),
+                                      running_var.data<T>());
+  });
+}
+
+AmgmSums amgm_sums(const Tensor& p, const Tensor& g) {
+  AmgmSums s;
+  on_float("amgm_sums", {&p, &g}, [&](auto tag) {
+    using T = decltype(tag);
+    s = ref::amgm_sums<T>(p.numel(), p.data<T>(), g.data<T>());
+  });
+  return s;
+}
+
+void amgm_bwd(const Tensor& p, const Tensor& g, const AmgmSums& s, double eps, double dL,
+              Tensor* dp, Tensor* dg) {
+  on_float("amgm_bwd", {&p, &g, dp, dg}, [&](auto tag) {
+    using T = decltype(tag);
+    ref::amgm_bwd<T>(p.numel(), p.data<T>(), g.data<T>(), s, eps, dL, ptr<T>(dp), ptr<T>(dg));
+  });
+}
+
+double bce_value(const Tensor& p, const Tensor& g, double w_bg) {
+  double v = 0.0;
+  on_float("bce_value", {&p, &g}, [&](auto tag) {
+    using T = decltype(tag);
+    v = ref::bce_value<T>(p.numel(), p.data<T>(), g.data<T>(), w_bg);
+  });
+  return v;
+}
+
+void bce_bwd(const Tensor& p, const Tensor& g, double w_bg, double dL, Tensor* dp, Tensor* dg) {
+  on_float("bce_bwd", {&p, &g, dp, dg}, [&](auto tag) {
+    using T = decltype(tag);
+    ref::bce_bwd<T>(p.numel(), p.data<T>(), g.data<T>(), w_bg, dL, ptr<T>(dp), ptr<T>(dg));
+  });
+}
+
+void adam_step(Tensor& theta, const Tensor& g, Tensor& m, Tensor& v, std::int64_t t,
+               const AdamHyper& h) {
+  on_float("adam_step", {&theta, &g, &m, &v}, [&](auto tag) {
+    using T = decltype(tag);
+    ref::adam_step<T>(theta.numel(), theta.data<T>(), g.data<T>(), m.data<T>(), v.data<T>(), t, h);
+  });
+}
+
+}  // namespace ctv::dispatch
