@@ -8,7 +8,8 @@
 //   fprop M=N*Z*P*Q, N=K, K=T*R*S*C; dgrad M=N*D*H*W, N=C, K=T*R*S*K; wgrad M=K, N=T*R*S*C,
 //   K=N*Z*P*Q.
 // Every output is overwritten (=), never accumulated into. Sums are taken in double whatever
-// T is, in a fixed order, and rounded to T once: the result is deterministic.
+// the element type, in a fixed order, and rounded once: the result is deterministic.
+// Scalar is float or double (the instantiations in conv3d.cpp).
 #pragma once
 #include <cstddef>
 #include <cstdint>

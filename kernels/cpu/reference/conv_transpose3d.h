@@ -12,6 +12,7 @@
 // Weight mapping to PyTorch's ConvTranspose3d.weight of shape (C_in, C_out, T, R, S):
 //   ours[c][t][r][s][k] = torch[c][k][t][r][s].
 // Every output is overwritten (=). Sums are taken in double, in a fixed order, rounded once.
+// Scalar is float or double (the instantiations in conv_transpose3d.cpp).
 #pragma once
 #include <cstddef>
 #include <string>

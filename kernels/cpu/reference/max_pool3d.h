@@ -10,6 +10,7 @@
 // wins (PyTorch's CPU kernel takes the last NaN; only the argmax of such windows differs).
 // Outputs are overwritten (=): y, argmax by fprop; dx by bprop (overlapping windows whose
 // maximum is the same element add their dy into it, summed in double in a fixed order).
+// Scalar is float or double (the instantiations in max_pool3d.cpp).
 #pragma once
 #include <cstddef>
 #include <cstdint>
