@@ -116,10 +116,12 @@ struct Reorientation {
   std::string source_code() const;
 };
 
-// Chooses, for each voxel axis, the world axis its direction is closest to (each world axis
-// used once, largest cosine first), as nibabel's io_orientation does.
-// throws NiftiError (with `file` in the message) when two voxel axes point along the
-// same world axis.
+// Chooses, for each voxel axis, the world axis its direction is closest to, exactly as
+// nibabel.orientations.io_orientation does: shear is removed by polar decomposition, then voxel
+// axes i, j, k in turn take the world axis of their largest absolute cosine among the world axes
+// not yet taken (so a steeply oblique image maps the same way as in nibabel).
+// throws NiftiError (with `file` in the message) when a voxel axis has no world axis left
+// (two voxel axes point along the same world direction: a degenerate affine).
 Reorientation plan_canonical(const Geometry& geometry, const std::filesystem::path& file = {});
 
 // The canonical volume and geometry; plan.source must equal volume.geometry.
@@ -128,7 +130,31 @@ Volume to_canonical(const Volume& volume, const Reorientation& plan);
 std::vector<float> to_source(const std::vector<float>& canonical_data, const Reorientation& plan);
 
 // Three-letter orientation code of a geometry, the world direction each voxel axis points to
-// ("RAS" = i toward Right, j toward Anterior, k toward Superior).
+// ("RAS" = i toward Right, j toward Anterior, k toward Superior), as nibabel.aff2axcodes; '?'
+// for an axis without a direction.
 std::string orientation_code(const Geometry& geometry);
+
+// ---- header geometry helpers ------------------------------------------------------------
+
+// The sform of a header (srows as a 4x4 matrix), whatever its code.
+Eigen::Matrix4d sform_affine(const NiftiHeaderGeometry& header);
+// The qform of a header, computed in double as nibabel does: rotation from the quaternion
+// (a = sqrt(1 - b^2 - c^2 - d^2)), times diag(pixdim) with the k column multiplied by qfac.
+Eigen::Matrix4d qform_affine(const NiftiHeaderGeometry& header);
+// The affine a reader uses: sform when sform_code > 0, else qform when qform_code > 0.
+// throws NiftiError when neither code is set.
+Eigen::Matrix4d best_affine(const NiftiHeaderGeometry& header);
+// "sform" or "qform": which of the two best_affine uses.
+const char* transform_name(const NiftiHeaderGeometry& header);
+// "unknown", "scanner", "aligned", "talairach", "mni152", "template" (NIFTI_XFORM_*).
+const char* xform_code_name(int code);
+
+// Sets the quaternion, qoffsets, qfac and pixdim of `header` so that its qform is `affine`'s
+// rotation (shear, if any, removed as niftilib does); codes are left unchanged.
+void set_qform_from_affine(NiftiHeaderGeometry& header, const Eigen::Matrix4d& affine);
+
+// A geometry for a new volume (e.g. a synthetic one): the affine goes into both the sform and
+// the qform with code 1 (scanner), pixdim = spacing, units mm.
+Geometry make_geometry(const std::array<int, 3>& dim, const Eigen::Matrix4d& affine);
 
 }  // namespace ctv::data

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# `ctv info` as a user runs it: what it shows of a fixture (values that nibabel gives for the
+# same file: tests/data/nifti/expected.json), and one error line with exit 1 for files it
+# cannot read, naming each.
+# usage: info.sh <path-to-ctv> <tests/data>
+set -u
+ctv=$1
+data=$2/nifti
+out=$(mktemp)
+err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
+fail=0
+check() {  # description, expected exit code, command...
+  local what=$1 want=$2
+  shift 2
+  "$@" >"$out" 2>"$err"
+  local got=$?
+  if [[ $got -ne $want ]]; then
+    echo "FAIL: $what: exit $got, expected $want"
+    cat "$out" "$err"
+    fail=1
+  fi
+}
+has() {  # description, file, pattern
+  grep -qE -- "$3" "$2" || { echo "FAIL: $1: no '$3' in"; cat "$2"; fail=1; }
+}
+lines() {  # description, file, expected line count
+  local n
+  n=$(wc -l <"$2")
+  [[ $n -eq $3 ]] || { echo "FAIL: $1: $n lines, expected $3"; cat "$2"; fail=1; }
+}
+
+# A mask stored with axes P, S, R: 6x5x7 voxels, 20 of them set.
+check "info on a mask" 0 "$ctv" info "$data/mask_psr.nii.gz"
+has "file named" "$out" "mask_psr.nii.gz"
+has "datatype" "$out" "^  datatype +uint8$"
+has "dims" "$out" "^  dims +6 x 5 x 7$"
+has "spacing" "$out" "^  spacing +1 x 1 x 1 mm$"
+has "orientation" "$out" "^  orientation +PSR$"
+has "transform" "$out" "^  transform +sform \(code 1, scanner\)$"
+has "origin" "$out" "^  origin +-3, 2.5, 10 mm$"
+has "values" "$out" "^  values +min 0, max 1, mean 0.0952381$"
+has "voxels above 0.5" "$out" "^  voxels > 0.5 +20 \(0.02 cm3\)$"
+lines "nothing on stderr" "$err" 0
+
+# qform only (sform_code 0), anisotropic, flipped k; scaled int16.
+check "info on two files" 0 "$ctv" info "$data/qform_only.nii.gz" "$data/int16_scaled.nii"
+has "qform used" "$out" "^  transform +qform \(code 1, scanner\)$"
+has "qform orientation" "$out" "^  orientation +ALI$"
+has "qform spacing" "$out" "^  spacing +0.8 x 0.9 x 2 mm$"
+has "qform origin" "$out" "^  origin +12.5, -40.25, 7 mm$"
+has "scaling applied" "$out" "^  values +min -21504.5, max 19453, "
+has "second file named" "$out" "int16_scaled.nii"
+
+# Files it cannot read: exit 1, one line each on stderr, naming the file and the fault.
+for bad in missing.nii.gz:"does not exist" truncated.nii.gz:truncated nifti2.nii:NIfTI-2 \
+  uint16.nii:uint16 no_transform.nii:qform not_nifti.nii:NIfTI bad_crc.nii.gz:corrupt; do
+  name=${bad%%:*}
+  check "info on $name" 1 "$ctv" info "$data/$name"
+  lines "$name: one line on stderr" "$err" 1
+  has "$name: message" "$err" "^ctv info: error: $data/$name: .*${bad#*:}"
+  lines "$name: nothing on stdout" "$out" 0
+done
+
+# A bad file among good ones: the good ones are still shown, the exit code says a file failed.
+check "good and bad" 1 "$ctv" info "$data/mask_ras.nii.gz" "$data/missing.nii.gz" "$data/aniso.nii"
+lines "good and bad: one error line" "$err" 1
+has "good and bad: first shown" "$out" "mask_ras.nii.gz"
+has "good and bad: last shown" "$out" "^  spacing +1 x 1 x 2.5 mm$"
+
+check "no file given" 2 "$ctv" info
+exit $fail
