@@ -4,6 +4,7 @@
 #include "engine/autograd.h"
 
 #include <stdexcept>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "engine/ops_dispatch.h"
@@ -132,60 +133,87 @@ void accumulate(VarData& v, Tensor contribution) {
 }
 
 // Reverse topological order of the non-leaf Vars reachable from root (iterative DFS, so deep
-// graphs cannot overflow the stack): the tape.
-std::vector<VarData*> build_tape(VarData* root) {
-  std::vector<VarData*> post;
+// graphs cannot overflow the stack): the tape. It holds the Vars (shared), so releasing a
+// node's inputs cannot free a Var the tape has yet to visit; each entry is dropped once run.
+std::vector<Var> build_tape(const Var& root) {
+  std::vector<Var> post;
   std::unordered_set<VarData*> seen;
   struct Frame {
-    VarData* v;
+    Var v;
     std::size_t next;
   };
   std::vector<Frame> stack;
-  if (root->grad_fn) {
+  if (root.grad_fn()) {
     stack.push_back({root, 0});
-    seen.insert(root);
+    seen.insert(root.data());
   }
   while (!stack.empty()) {
     Frame& f = stack.back();
-    const auto& ins = f.v->grad_fn->inputs();
+    const auto& ins = f.v.grad_fn()->inputs();
     if (f.next < ins.size()) {
-      VarData* in = ins[f.next++].data();
-      if (in && in->grad_fn && in->requires_grad && seen.insert(in).second)
+      const Var& in = ins[f.next++];
+      if (in.defined() && in.grad_fn() && in.requires_grad() && seen.insert(in.data()).second)
         stack.push_back({in, 0});
       continue;
     }
-    post.push_back(f.v);
+    post.push_back(std::move(f.v));
     stack.pop_back();
   }
-  return {post.rbegin(), post.rend()};
+  return {std::make_move_iterator(post.rbegin()), std::make_move_iterator(post.rend())};
 }
 
 void run_backward(const Var& root, Tensor seed, BackwardOptions options) {
-  VarData* r = root.data();
-  if (!r->requires_grad)
+  if (!root.requires_grad())
     throw std::invalid_argument(
         "backward: the root does not require grad (no parameter reaches it, or it was computed "
         "in inference mode)");
-  const std::vector<VarData*> tape = build_tape(r);
-  for (VarData* v : tape)
-    if (v->grad_fn->released())
-      throw std::logic_error(std::string("backward: the graph through '") + v->grad_fn->name() +
+  std::vector<Var> tape = build_tape(root);
+  for (const Var& v : tape)
+    if (v.grad_fn()->released())
+      throw std::logic_error(std::string("backward: the graph through '") + v.grad_fn()->name() +
                              "' was already freed by an earlier backward (use retain_graph)");
-  accumulate(*r, std::move(seed));
-  for (VarData* v : tape) {
+  // This pass's gradients of non-leaf Vars, apart from any retained (accumulated) grad, so a
+  // retained grad from an earlier pass never flows again. Leaves accumulate directly.
+  std::unordered_map<VarData*, Tensor> flow;
+  auto deliver = [&flow](VarData& v, Tensor g) {
+    if (v.grad_fn) {
+      auto [it, fresh] = flow.try_emplace(&v);
+      if (fresh && !g.is_contiguous()) g = g.clone();
+      if (fresh)
+        it->second = std::move(g);
+      else
+        dispatch::add_inplace(it->second, g.contiguous());
+    } else {
+      accumulate(v, std::move(g));
+    }
+  };
+  deliver(*root.data(), std::move(seed));
+  for (Var& entry : tape) {
+    VarData* v = entry.data();
     Node& fn = *v->grad_fn;
-    if (!v->grad.defined()) continue;  // no path from the root carried a gradient here
-    std::vector<Tensor> grads = fn.backward(v->grad);
-    const auto& ins = fn.inputs();
-    if (grads.size() != ins.size())
-      throw std::logic_error(std::string("backward: node '") + fn.name() + "' returned " +
-                             std::to_string(grads.size()) + " gradients for " +
-                             std::to_string(ins.size()) + " inputs");
-    for (std::size_t i = 0; i < ins.size(); ++i)
-      if (grads[i].defined() && ins[i].requires_grad())
-        accumulate(*ins[i].data(), std::move(grads[i]));
-    if (!v->retain_grad) v->grad = Tensor();
+    auto it = flow.find(v);
+    if (it != flow.end()) {  // else no path from the root carried a gradient here
+      const Tensor dy = std::move(it->second);
+      flow.erase(it);
+      std::vector<Tensor> grads = fn.backward(dy);
+      const auto& ins = fn.inputs();
+      if (grads.size() != ins.size())
+        throw std::logic_error(std::string("backward: node '") + fn.name() + "' returned " +
+                               std::to_string(grads.size()) + " gradients for " +
+                               std::to_string(ins.size()) + " inputs");
+      for (std::size_t i = 0; i < ins.size(); ++i)
+        if (grads[i].defined() && ins[i].requires_grad()) {
+          const Tensor& want = ins[i].value();
+          if (grads[i].shape() != want.shape() || grads[i].dtype() != want.dtype())
+            throw std::logic_error(std::string("backward: node '") + fn.name() +
+                                   "' returned gradient " + grads[i].describe() + " for input " +
+                                   want.describe());
+          deliver(*ins[i].data(), std::move(grads[i]));
+        }
+      if (v->retain_grad) accumulate(*v, v->grad.defined() ? dy : dy.clone());
+    }
     if (!options.retain_graph) fn.release();
+    entry = Var();
   }
 }
 

@@ -18,7 +18,8 @@
 //   in, no zero-fill and no add): "overwrite" in that case only.
 // - Node::backward returns fresh contributions (one per input); it OVERWRITES nothing that the
 //   engine owns and never accumulates itself: all accumulation happens in one place here.
-// - Grads of non-leaf Vars are freed once their node has run, unless retain_grad() was called.
+// - Non-leaf Vars keep no grad unless retain_grad() was called; then their grad accumulates
+//   like a leaf's (it is a copy: what flows through the graph is always this pass's gradient).
 // - Without retain_graph, backward frees each node's saved tensors and inputs after it runs;
 //   a second backward through a freed node throws std::logic_error.
 #pragma once
