@@ -22,9 +22,7 @@
 #include <vector>
 
 #include "engine/ops.h"
-#include "engine/optim.h"
 #include "engine/rng.h"
-#include "kernels/cpu/reference/reduce.h"
 
 using namespace ctv;
 
@@ -524,94 +522,6 @@ TEST_CASE("batch_norm3d: running estimates against hand-computed values") {
   // One value per channel cannot give an unbiased variance: refused, as PyTorch does.
   Var one = leaf(sh({1, 1, 1, 1, 2}), {1, 2});
   CHECK_THROWS_AS(batch_norm3d(one, gamma, beta, st, true), std::invalid_argument);
-}
-
-TEST_CASE("Adam: two steps against a hand-computed update") {
-  // theta 1, g 0.5 then -0.25, defaults lr 1e-4, b1 0.9, b2 0.999, eps 1e-7:
-  // t=1: m = 0.05, v = 0.00025, m_hat = 0.5, v_hat = 0.25, theta = 1 - 1e-4*0.5/(0.5+1e-7)
-  //      = 0.99990000002;
-  // t=2: m = 0.02, v = 0.00031225, m_hat = 0.02/0.19, v_hat = 0.00031225/0.001999,
-  //      theta = 0.99990000002 - 1e-4*m_hat/(sqrt(v_hat)+1e-7) = 0.9998733663227728.
-  Var theta = Var::parameter(Tensor::from_vector(sh({1}), {1.0}, DType::f64));
-  Adam opt({theta});
-  theta.grad() = Tensor::from_vector(sh({1}), {0.5}, DType::f64);
-  opt.step();
-  CHECK(opt.state()[0].step == 1);
-  CHECK(opt.state()[0].m.at(0) == doctest::Approx(0.05).epsilon(1e-15));
-  CHECK(opt.state()[0].v.at(0) == doctest::Approx(0.00025).epsilon(1e-15));
-  CHECK(theta.value().at(0) == doctest::Approx(0.99990000002).epsilon(1e-15));
-  theta.grad() = Tensor::from_vector(sh({1}), {-0.25}, DType::f64);
-  opt.step();
-  CHECK(theta.value().at(0) == doctest::Approx(0.9998733663227728).epsilon(1e-15));
-  // A parameter without a grad is skipped and its step does not advance.
-  opt.zero_grad();
-  opt.step();
-  CHECK(opt.state()[0].step == 2);
-  CHECK(theta.value().at(0) == doctest::Approx(0.9998733663227728).epsilon(1e-15));
-}
-
-TEST_CASE("Adam: restoring state and parameters makes the next step bit-identical") {
-  Rng rng(5);
-  std::vector<double> w0(7), g(7);
-  for (auto& v : w0) v = rng.uniform(-1, 1);
-  for (auto& v : g) v = rng.uniform(-1, 1);
-  Var a = Var::parameter(Tensor::from_vector(sh({7}), w0));
-  Adam oa({a}, AdamConfig{1e-2});
-  for (int i = 0; i < 3; ++i) {
-    a.grad() = Tensor::from_vector(sh({7}), g);
-    oa.step();
-  }
-  Var b = Var::parameter(a.value().clone());
-  Adam ob({b}, oa.config());
-  ob.state()[0] = {oa.state()[0].m.clone(), oa.state()[0].v.clone(), oa.state()[0].step};
-  a.grad() = b.grad() = Tensor::from_vector(sh({7}), g);
-  oa.step();
-  ob.step();
-  CHECK(std::memcmp(a.value().data<float>(), b.value().data<float>(), 7 * sizeof(float)) == 0);
-}
-
-TEST_CASE("determinism: chunked reductions are bit-identical for any thread count and order") {
-  Rng rng(9);
-  const std::int64_t rows = 9 * kernels::kReduceChunk + 123, width = 3;
-  std::vector<double> x(static_cast<std::size_t>(rows * width));
-  for (auto& v : x) v = rng.uniform(-1, 1) * std::pow(10.0, rng.uniform(-6, 6));
-  auto reduce = [&](kernels::ReduceSchedule s) {
-    std::vector<double> out(static_cast<std::size_t>(width));
-    kernels::chunked_row_reduce(
-        rows, width,
-        [&](std::int64_t r0, std::int64_t r1, double* a) {
-          for (std::int64_t r = r0; r < r1; ++r)
-            for (std::int64_t j = 0; j < width; ++j)
-              a[j] += x[static_cast<std::size_t>(r * width + j)];
-        },
-        out.data(), s);
-    return out;
-  };
-  const auto ref = reduce({});
-  for (int threads : {1, 2, 3, 8})
-    for (bool reverse : {false, true}) {
-      INFO("threads " << threads << " reverse " << reverse);
-      const auto got = reduce({threads, reverse});
-      CHECK(std::memcmp(got.data(), ref.data(), ref.size() * sizeof(double)) == 0);
-    }
-  // The same data summed naively in one sequence rounds differently: the scheme is not a
-  // no-op (if this ever fails, pick data where the orders differ).
-  double naive = 0.0;
-  for (std::int64_t r = 0; r < rows; ++r) naive += x[static_cast<std::size_t>(r * width)];
-  CHECK(naive != ref[0]);
-}
-
-TEST_CASE("determinism: partials combine by the documented pairwise tree") {
-  // Sequentially ((1e16 + 1) - 1e16) + 1 = 1; by the tree (1e16 + 1) + (-1e16 + 1) = 0.
-  double p[4] = {1e16, 1.0, -1e16, 1.0};
-  double out = -1.0;
-  kernels::combine_partials(p, 4, 1, &out);
-  CHECK(out == 0.0);
-  double q[3] = {1.0, 2.0, 4.0};  // (1 + 2) + 4, the unpaired last one moves up
-  kernels::combine_partials(q, 3, 1, &out);
-  CHECK(out == 7.0);
-  kernels::combine_partials(q, 0, 1, &out);
-  CHECK(out == 0.0);
 }
 
 TEST_CASE("losses: values against hand computation") {
