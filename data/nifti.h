@@ -73,10 +73,13 @@ struct Volume {
 };
 
 // Reads a .nii or .nii.gz file.
-// throws NiftiError naming the file when: it does not exist or cannot be read; it is not
-//   NIfTI-1; it has more than 3 non-singleton dimensions; its datatype is not one of
+// throws NiftiError naming the file when: its name does not end in .nii or .nii.gz; it does
+//   not exist or cannot be read; it is not NIfTI-1 (NIfTI-2, Analyze, .hdr/.img pair, not an
+//   image); it has more than 3 non-singleton dimensions; its datatype is not one of
 //   uint8/int16/int32/float32/float64; neither sform nor qform code is set; the affine is
-//   singular; or it holds NaN or infinite values.
+//   singular (or the qform invalid); it is truncated or its gzip stream is corrupt (CRC
+//   included); or it holds NaN or infinite values (after scaling). Nothing is printed.
+// The message is one line, "FILE: fault".
 Volume read_nifti(const std::filesystem::path& file);
 
 // Writes `data` (x fastest, geometry.dim voxels) as `type`, with the header geometry of
@@ -84,8 +87,12 @@ Volume read_nifti(const std::filesystem::path& file);
 // Values are rounded to nearest and range-checked for integer types.
 // Written atomically: to a temporary name in the same folder, flushed to disk, then renamed.
 // requires: data.size() == geometry.voxel_count().
-// throws NiftiError when the file exists and overwrite is false, when a value does not fit
-//   `type`, or on any I/O fault; the final name is never left holding a partial file.
+// Before it is published, the written file is read back and compared byte for byte.
+// throws NiftiError naming the file when: the file exists and overwrite is false; a value is
+//   not finite or does not fit `type` (naming the voxel); geometry.header has neither an sform
+//   nor a qform, or its transform disagrees with geometry.affine by more than 1e-3 (the header
+//   fields are what is written: build a new geometry with make_geometry); or on any I/O fault.
+//   The final name is never left holding a partial file, and no temporary file remains.
 void write_nifti(const std::filesystem::path& file, const Geometry& geometry,
                  const std::vector<float>& data, VoxelType type, bool overwrite = false);
 
@@ -125,6 +132,14 @@ struct Reorientation {
 Reorientation plan_canonical(const Geometry& geometry, const std::filesystem::path& file = {});
 
 // The canonical volume and geometry; plan.source must equal volume.geometry.
+// The canonical geometry's affine is source.affine * P (P the index map above, exact in
+// double). Its header moves both transforms with the voxels and keeps both codes: srows =
+// sform * P; when qform_code > 0 the quaternion, qoffsets, qfac and pixdim are those of
+// qform * P (else pixdim is permuted). A reader thus picks the same transform as in the source
+// and finds every voxel where it was, to float32 precision of the header fields.
+// Note: for a steeply oblique source (axes ~45 degrees off the world axes) the canonical
+// geometry may not read as "LPS" again, since io_orientation depends on the axis order; the
+// same holds in nibabel. to_source still inverts exactly.
 Volume to_canonical(const Volume& volume, const Reorientation& plan);
 // Back to the source grid: to_source(to_canonical(v, p), p) reproduces v exactly.
 std::vector<float> to_source(const std::vector<float>& canonical_data, const Reorientation& plan);

@@ -243,10 +243,16 @@ TEST_CASE("read: every refused file gives one NiftiError line naming the file an
         std::string::npos);
 }
 
-TEST_CASE("read: refused files leave stderr silent (the error message is the only output)") {
+TEST_CASE("niftilib prints nothing: refused files, reads and writes leave stderr silent") {
   StderrCapture cap;
   for (const auto& [name, e] : expected().items())
     if (e.value("refused", false)) CHECK_THROWS_AS(read_nifti(fixture(name)), NiftiError);
+  TempDir dir;
+  const Volume v = read_nifti(fixture("qform_only.nii.gz"));
+  write_nifti(dir.path / "a.nii.gz", v.geometry, v.data, VoxelType::float32);
+  CHECK_THROWS_AS(write_nifti(dir.path / "a.nii.gz", v.geometry, v.data, VoxelType::float32),
+                  NiftiError);
+  CHECK(read_nifti(dir.path / "a.nii.gz").data == v.data);
   const std::string printed = cap.finish();
   CHECK(printed == "");
 }
