@@ -169,14 +169,18 @@ Var UNet3D::parameter(const std::string& name) const {
 
 std::vector<std::string> UNet3D::batch_norm_names() const { return norm_names_; }
 
-BatchNormState& UNet3D::batch_norm_state(const std::string& layer) {
+std::size_t UNet3D::norm_index(const std::string& layer) const {
   for (std::size_t i = 0; i < norm_names_.size(); ++i)
-    if (norm_names_[i] == layer) return norm_states_[i];
+    if (norm_names_[i] == layer) return i;
   throw std::out_of_range("UNet3D: no batch-norm layer named '" + layer + "'");
 }
 
+BatchNormState& UNet3D::batch_norm_state(const std::string& layer) {
+  return norm_states_[norm_index(layer)];
+}
+
 const BatchNormState& UNet3D::batch_norm_state(const std::string& layer) const {
-  return const_cast<UNet3D*>(this)->batch_norm_state(layer);
+  return norm_states_[norm_index(layer)];
 }
 
 void UNet3D::zero_grad() {

@@ -91,6 +91,7 @@ class UNet3D {
   };
 
   Var conv_norm_relu(const Var& x, ConvNorm& block, bool training);
+  std::size_t norm_index(const std::string& layer) const;
   Conv make_conv(const LayerSpec& spec);
   ConvNorm make_conv_norm(const std::vector<LayerSpec>& layers, std::size_t& i);
 
