@@ -17,8 +17,8 @@ namespace {
 struct TempDir {
   fs::path path;
   TempDir() {
-    path = fs::temp_directory_path() / ("ctv-atomic-" + std::to_string(::getpid()) + "-" +
-                                        std::to_string(std::rand()));
+    path = fs::temp_directory_path() /
+           ("ctv-atomic-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()));
     fs::create_directories(path);
   }
   ~TempDir() { fs::remove_all(path); }
@@ -93,6 +93,8 @@ TEST_CASE("a missing folder is named in the error") {
 TEST_CASE("a writer that writes nothing is an error") {
   TempDir d;
   const fs::path f = d.path / "out.json";
-  CHECK_THROWS_AS(write_file_atomically(f, [](const fs::path&) {}, false), FileWriteError);
+  CHECK_THROWS_AS(write_file_atomically(
+                      f, [](const fs::path&) {}, false),
+                  FileWriteError);
   CHECK_FALSE(fs::exists(f));
 }
