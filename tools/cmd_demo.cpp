@@ -66,6 +66,15 @@ void write_output(const fs::path& file, const data::Geometry& g, const std::vect
   write_provenance(file, Provenance{inputs, {}}, /*overwrite=*/true);
 }
 
+std::string indent(const std::string& text, const std::string& pad) {
+  std::string out = pad;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    out += text[i];
+    if (text[i] == '\n' && i + 1 < text.size()) out += pad;
+  }
+  return out;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
@@ -120,10 +129,12 @@ int run_demo(const DemoOptions& o) {
   config.base_filters = 4;
   config.seed = o.seed;
   unet3d::UNet3D net(config);
-  std::cout << "[3/5] training a U-Net (" << config.levels << " levels, filters "
+  std::cout << "[3/5] training a smaller U-Net (" << config.levels << " levels, filters "
             << config.base_filters << "-" << config.base_filters * 4 << ", "
             << net.parameter_count().trainable() << " parameters; AM-GM loss, Adam lr " << o.lr
             << ") for " << o.steps << " steps on the CPU reference kernels\n";
+  std::cout << "      (the default network of SPEC section 3, for comparison:\n"
+            << indent(unet3d::describe(unet3d::UNetConfig{}), "       ") << "      )\n";
   const Var input(network_input(ct_c, igtv_c));
   const Var target(mask_tensor(ref_c));
   AdamConfig adam_config;
