@@ -8,8 +8,8 @@
 // kernel takes; they are deliberately direct, not fast.
 #include "kernels/cpu/reference/conv3d.h"
 
-#include <sstream>
-#include <stdexcept>
+#include "kernels/cpu/reference/conv_bias_grad.h"
+#include "kernels/cpu/reference/shape_checks.h"
 
 namespace ctv::kernels::ref {
 
@@ -20,39 +20,15 @@ std::size_t Conv3dShape::y_size() const {
 }
 
 std::string Conv3dShape::describe() const {
-  std::ostringstream os;
-  os << "conv3d N=" << N << " DHW=" << D << 'x' << H << 'x' << W << " C=" << C << " K=" << K
-     << " TRS=" << T << 'x' << R << 'x' << S << " stride=" << stride_d << ',' << stride_h << ','
-     << stride_w << " pad=" << pad_d << ',' << pad_h << ',' << pad_w;
-  return os.str();
+  return detail::describe_window_shape(*this, "conv3d", detail::kConvFieldNames);
 }
 
 void Conv3dShape::validate() const {
   using namespace detail;
-  require_positive(*this, "batch N", N);
-  require_positive(*this, "input depth D", D);
-  require_positive(*this, "input height H", H);
-  require_positive(*this, "input width W", W);
-  require_positive(*this, "input channels C", C);
-  require_positive(*this, "output channels K", K);
-  require_positive(*this, "kernel depth T", T);
-  require_positive(*this, "kernel height R", R);
-  require_positive(*this, "kernel width S", S);
-  require_positive(*this, "stride_d", stride_d);
-  require_positive(*this, "stride_h", stride_h);
-  require_positive(*this, "stride_w", stride_w);
-  require_nonnegative(*this, "pad_d", pad_d);
-  require_nonnegative(*this, "pad_h", pad_h);
-  require_nonnegative(*this, "pad_w", pad_w);
-  const struct {
-    const char* axis;
-    int in, pad, window;
-  } axes[] = {{"depth", D, pad_d, T}, {"height", H, pad_h, R}, {"width", W, pad_w, S}};
-  for (const auto& a : axes)
-    if (a.in + 2 * a.pad < a.window)
-      fail_shape(*this, std::string("kernel ") + a.axis + " " + std::to_string(a.window) +
-                            " is larger than the padded input " + a.axis + " " +
-                            std::to_string(a.in + 2 * a.pad) + ": the output would be empty");
+  require_window_fields(*this, kConvFieldNames);
+  require_window_fits(*this, kConvFieldNames, "depth", D, pad_d, T);
+  require_window_fits(*this, kConvFieldNames, "height", H, pad_h, R);
+  require_window_fits(*this, kConvFieldNames, "width", W, pad_w, S);
 }
 
 using detail::require_nonnull;
@@ -153,14 +129,7 @@ void conv3d_wgrad(const Conv3dShape& sh, const Scalar* x, const Scalar* dy, Scal
               }
             dw[ndhwc_offset(k, t, r, s, c, sh.T, sh.R, sh.S, sh.C)] = static_cast<Scalar>(acc);
           }
-  if (dbias) {
-    for (int k = 0; k < sh.K; ++k) {
-      double acc = 0.0;
-      for (std::size_t o = static_cast<std::size_t>(k); o < sh.y_size(); o += sh.K)
-        acc += static_cast<double>(dy[o]);
-      dbias[k] = static_cast<Scalar>(acc);
-    }
-  }
+  if (dbias) detail::conv_bias_grad(sh.y_size(), sh.K, dy, dbias);
 }
 
 #define CTV_INSTANTIATE(Scalar)                                                                  \

@@ -7,7 +7,8 @@
 // not by calling conv3d's kernels: the tests equate the two, which checks both.
 #include "kernels/cpu/reference/conv_transpose3d.h"
 
-#include <sstream>
+#include "kernels/cpu/reference/conv_bias_grad.h"
+#include "kernels/cpu/reference/shape_checks.h"
 
 namespace ctv::kernels::ref {
 
@@ -22,30 +23,12 @@ std::size_t ConvTranspose3dShape::y_size() const {
 }
 
 std::string ConvTranspose3dShape::describe() const {
-  std::ostringstream os;
-  os << "conv_transpose3d N=" << N << " DHW=" << D << 'x' << H << 'x' << W << " C=" << C
-     << " K=" << K << " TRS=" << T << 'x' << R << 'x' << S << " stride=" << stride_d << ','
-     << stride_h << ',' << stride_w << " pad=" << pad_d << ',' << pad_h << ',' << pad_w;
-  return os.str();
+  return detail::describe_window_shape(*this, "conv_transpose3d", detail::kConvFieldNames);
 }
 
 void ConvTranspose3dShape::validate() const {
   using namespace detail;
-  require_positive(*this, "batch N", N);
-  require_positive(*this, "input depth D", D);
-  require_positive(*this, "input height H", H);
-  require_positive(*this, "input width W", W);
-  require_positive(*this, "input channels C", C);
-  require_positive(*this, "output channels K", K);
-  require_positive(*this, "kernel depth T", T);
-  require_positive(*this, "kernel height R", R);
-  require_positive(*this, "kernel width S", S);
-  require_positive(*this, "stride_d", stride_d);
-  require_positive(*this, "stride_h", stride_h);
-  require_positive(*this, "stride_w", stride_w);
-  require_nonnegative(*this, "pad_d", pad_d);
-  require_nonnegative(*this, "pad_h", pad_h);
-  require_nonnegative(*this, "pad_w", pad_w);
+  require_window_fields(*this, kConvFieldNames);
   const struct {
     const char *axis, *pad_name;
     int pad, out;
@@ -176,14 +159,7 @@ void conv_transpose3d_wgrad(const ConvTranspose3dShape& sh, const Scalar* x, con
               }
             dw[ndhwc_offset(c, t, r, s, k, sh.T, sh.R, sh.S, sh.K)] = static_cast<Scalar>(acc);
           }
-  if (dbias) {
-    for (int k = 0; k < sh.K; ++k) {
-      double acc = 0.0;
-      for (std::size_t o = static_cast<std::size_t>(k); o < sh.y_size(); o += sh.K)
-        acc += static_cast<double>(dy[o]);
-      dbias[k] = static_cast<Scalar>(acc);
-    }
-  }
+  if (dbias) detail::conv_bias_grad(sh.y_size(), sh.K, dy, dbias);
 }
 
 #define CTV_INSTANTIATE(Scalar)                                                            \

@@ -7,7 +7,7 @@
 // fixed order), the form a GPU kernel takes; it equals "zero dx, then dx[argmax[o]] += dy[o]".
 #include "kernels/cpu/reference/max_pool3d.h"
 
-#include <sstream>
+#include "kernels/cpu/reference/shape_checks.h"
 
 namespace ctv::kernels::ref {
 
@@ -17,29 +17,12 @@ std::size_t MaxPool3dShape::y_size() const {
 }
 
 std::string MaxPool3dShape::describe() const {
-  std::ostringstream os;
-  os << "max_pool3d N=" << N << " DHW=" << D << 'x' << H << 'x' << W << " C=" << C
-     << " window TRS=" << T << 'x' << R << 'x' << S << " stride=" << stride_d << ',' << stride_h
-     << ',' << stride_w << " pad=" << pad_d << ',' << pad_h << ',' << pad_w;
-  return os.str();
+  return detail::describe_window_shape(*this, "max_pool3d", detail::kPoolFieldNames);
 }
 
 void MaxPool3dShape::validate() const {
   using namespace detail;
-  require_positive(*this, "batch N", N);
-  require_positive(*this, "input depth D", D);
-  require_positive(*this, "input height H", H);
-  require_positive(*this, "input width W", W);
-  require_positive(*this, "channels C", C);
-  require_positive(*this, "window depth T", T);
-  require_positive(*this, "window height R", R);
-  require_positive(*this, "window width S", S);
-  require_positive(*this, "stride_d", stride_d);
-  require_positive(*this, "stride_h", stride_h);
-  require_positive(*this, "stride_w", stride_w);
-  require_nonnegative(*this, "pad_d", pad_d);
-  require_nonnegative(*this, "pad_h", pad_h);
-  require_nonnegative(*this, "pad_w", pad_w);
+  require_window_fields(*this, kPoolFieldNames);
   const struct {
     const char *axis, *pad_name;
     int in, pad, window;
@@ -52,10 +35,7 @@ void MaxPool3dShape::validate() const {
       fail_shape(*this, std::string(a.pad_name) + " " + std::to_string(a.pad) +
                             " is more than half the window " + a.axis + " " +
                             std::to_string(a.window));
-    if (a.in + 2 * a.pad < a.window)
-      fail_shape(*this, std::string("window ") + a.axis + " " + std::to_string(a.window) +
-                            " is larger than the padded input " + a.axis + " " +
-                            std::to_string(a.in + 2 * a.pad) + ": the output would be empty");
+    require_window_fits(*this, kPoolFieldNames, a.axis, a.in, a.pad, a.window);
   }
 }
 
