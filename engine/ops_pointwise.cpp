@@ -13,28 +13,23 @@ using detail::require_same_kind;
 
 namespace {
 
-class ReluNode final : public Node {
+// relu and sigmoid: the backward reads only the saved output, dx = bwd(y, dy).
+class UnaryNode final : public Node {
  public:
+  using Backward = void (*)(const Tensor& y, const Tensor& dy, Tensor& dx);
+  UnaryNode(const char* op, Backward bwd) : op_(op), bwd_(bwd) {}
   Tensor y;
-  const char* name() const override { return "relu"; }
+  const char* name() const override { return op_; }
   std::vector<Tensor> backward(const Tensor& dy) override {
     Tensor dx = Tensor::empty(y.shape(), dy.dtype(), dy.device());
-    dispatch::relu_bwd(y, dy, dx);
+    bwd_(y, dy, dx);
     return {dx};
   }
   void release_saved() override { y = Tensor(); }
-};
 
-class SigmoidNode final : public Node {
- public:
-  Tensor y;
-  const char* name() const override { return "sigmoid"; }
-  std::vector<Tensor> backward(const Tensor& dy) override {
-    Tensor dx = Tensor::empty(y.shape(), dy.dtype(), dy.device());
-    dispatch::sigmoid_bwd(y, dy, dx);
-    return {dx};
-  }
-  void release_saved() override { y = Tensor(); }
+ private:
+  const char* op_;
+  Backward bwd_;
 };
 
 class ConcatNode final : public Node {
@@ -66,15 +61,15 @@ class SliceNode final : public Node {
 };
 
 // Unary element-wise op: dense input, fresh output, Node saving the output.
-template <typename NodeT, typename Fwd>
-Var unary(const char* op, const Var& x, Fwd fwd) {
+template <typename Fwd>
+Var unary(const char* op, const Var& x, Fwd fwd, UnaryNode::Backward bwd) {
   require_defined(op, "x", x);
   require_same_kind(op, {{"x", &x}});
   const Tensor xd = x.value().contiguous();
   Tensor y = Tensor::empty(xd.shape(), xd.dtype(), xd.device());
   fwd(xd, y);
   if (!should_record({&x})) return Var(std::move(y));
-  auto node = std::make_shared<NodeT>();
+  auto node = std::make_shared<UnaryNode>(op, bwd);
   node->y = y;
   node->set_inputs({x});
   return Var::from_op(std::move(y), std::move(node));
@@ -82,9 +77,11 @@ Var unary(const char* op, const Var& x, Fwd fwd) {
 
 }  // namespace
 
-Var relu(const Var& x) { return unary<ReluNode>("relu", x, dispatch::relu_fwd); }
+Var relu(const Var& x) { return unary("relu", x, dispatch::relu_fwd, dispatch::relu_bwd); }
 
-Var sigmoid(const Var& x) { return unary<SigmoidNode>("sigmoid", x, dispatch::sigmoid_fwd); }
+Var sigmoid(const Var& x) {
+  return unary("sigmoid", x, dispatch::sigmoid_fwd, dispatch::sigmoid_bwd);
+}
 
 Var concat_channels(const std::vector<Var>& inputs) {
   constexpr const char* op = "concat_channels";
