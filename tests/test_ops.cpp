@@ -246,22 +246,25 @@ void run_grad(const std::string& op) {
 
 Shape sh(std::initializer_list<std::int64_t> d) { return Shape(d); }
 
-OpCase conv_case(std::string desc, Shape x, Shape w, bool bias, Conv3dParams p) {
-  OpCase c{"conv3d", std::move(desc), {{"x", x}, {"w", w}}, nullptr};
-  if (bias) c.inputs.push_back({"b", sh({w[0]})});
-  c.build = [p, bias](const std::vector<Var>& v) {
-    return conv3d(v[0], v[1], bias ? v[2] : Var(), p);
+// conv3d and conv_transpose3d cases differ in the op and in the weight axis holding the output
+// channels, which sizes the bias (KTRSC: 0, CTRSK: 4).
+using ConvOp = Var (*)(const Var&, const Var&, const Var&, const Conv3dParams&);
+OpCase conv_like_case(std::string op, ConvOp fn, int k_axis, std::string desc, Shape x, Shape w,
+                      bool bias, Conv3dParams p) {
+  OpCase c{std::move(op), std::move(desc), {{"x", x}, {"w", w}}, nullptr};
+  if (bias) c.inputs.push_back({"b", sh({w[k_axis]})});
+  c.build = [fn, p, bias](const std::vector<Var>& v) {
+    return fn(v[0], v[1], bias ? v[2] : Var(), p);
   };
   return c;
 }
 
+OpCase conv_case(std::string desc, Shape x, Shape w, bool bias, Conv3dParams p) {
+  return conv_like_case("conv3d", conv3d, 0, std::move(desc), x, w, bias, p);
+}
+
 OpCase convt_case(std::string desc, Shape x, Shape w, bool bias, Conv3dParams p) {
-  OpCase c{"conv_transpose3d", std::move(desc), {{"x", x}, {"w", w}}, nullptr};
-  if (bias) c.inputs.push_back({"b", sh({w[4]})});
-  c.build = [p, bias](const std::vector<Var>& v) {
-    return conv_transpose3d(v[0], v[1], bias ? v[2] : Var(), p);
-  };
-  return c;
+  return conv_like_case("conv_transpose3d", conv_transpose3d, 4, std::move(desc), x, w, bias, p);
 }
 
 OpCase pool_case(std::string desc, Shape x, Pool3dParams p) {
