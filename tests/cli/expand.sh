@@ -72,6 +72,22 @@ nc=$(voxels "$tmp/crop.nii.gz")
 nn=$(voxels "$tmp/nocrop.nii.gz")
 [[ $nc -lt $nn && $nc -ge 20 ]] || { echo "FAIL: cropped $nc, uncropped $nn voxels"; fail=1; }
 
+# A cohort patient folder: igtv, body and the default crops read from it.
+mkdir "$tmp/p1"
+cp "$igtv" "$tmp/p1/igtv.nii.gz"
+cp "$tmp/nocrop.nii.gz" "$tmp/p1/body.nii.gz"
+for oar in heart esophagus great_vessels vertebrae; do cp "$tmp/ctv1.nii.gz" "$tmp/p1/$oar.nii.gz"; done
+check "--patient" 0 "$ctv" expand --patient "$tmp/p1" --margin 3 --out "$tmp/p1/pred_expand3.nii.gz"
+for oar in heart esophagus great_vessels vertebrae; do
+  has "--patient crops at $oar" "$out" "$oar.nii.gz removed [1-9][0-9]* voxels"
+  has "--patient sidecar lists $oar" "$tmp/p1/pred_expand3.nii.gz.json" "$oar.nii.gz"
+done
+[[ $(voxels "$tmp/p1/pred_expand3.nii.gz") -eq $nc ]] || { echo "FAIL: --patient differs from the same crop by hand"; fail=1; }
+rm "$tmp/p1/vertebrae.nii.gz"
+check "--patient, a crop missing" 1 "$ctv" expand --patient "$tmp/p1" --margin 3 --out "$tmp/p1/bad.nii.gz"
+has "names the missing crop" "$err" "vertebrae.nii.gz.*does not exist"
+check "--patient and --igtv" 2 "$ctv" expand --patient "$tmp/p1" --igtv "$igtv" --out "$tmp/bad.nii.gz"
+
 # Faults: one line, naming what is wrong; no output left behind.
 check "geometry mismatch" 1 "$ctv" expand --igtv "$igtv" --margin 3 --crop "$data/mask_las.nii.gz" --out "$tmp/bad.nii.gz"
 has "names the iGTV" "$err" "mask_ras.nii.gz"
