@@ -151,6 +151,8 @@ Metrics compute_metrics(const std::vector<float>& pred, const std::vector<float>
     m.warnings.push_back(std::string(which) + ": surface metrics are NaN");
     m.hausdorff_mm = m.hausdorff95_mm = kNaN;
     m.mean_surface_distance_mm = m.median_surface_distance_mm = kNaN;
+    m.hd95_pred_to_ref_mm = m.hd95_ref_to_pred_mm = kNaN;
+    m.mean_pred_to_ref_mm = m.mean_ref_to_pred_mm = kNaN;
     return m;
   }
 
@@ -169,7 +171,13 @@ Metrics compute_metrics(const std::vector<float>& pred, const std::vector<float>
   std::vector<double> pooled = p_to_r;
   pooled.insert(pooled.end(), r_to_p.begin(), r_to_p.end());
   m.hausdorff_mm = *std::max_element(pooled.begin(), pooled.end());
-  m.hausdorff95_mm = std::max(percentile_linear(p_to_r, 95), percentile_linear(r_to_p, 95));
+  m.hd95_pred_to_ref_mm = percentile_linear(p_to_r, 95);
+  m.hd95_ref_to_pred_mm = percentile_linear(r_to_p, 95);
+  m.hausdorff95_mm = std::max(m.hd95_pred_to_ref_mm, m.hd95_ref_to_pred_mm);
+  m.mean_pred_to_ref_mm =
+      std::accumulate(p_to_r.begin(), p_to_r.end(), 0.0) / double(p_to_r.size());
+  m.mean_ref_to_pred_mm =
+      std::accumulate(r_to_p.begin(), r_to_p.end(), 0.0) / double(r_to_p.size());
   m.mean_surface_distance_mm =
       std::accumulate(pooled.begin(), pooled.end(), 0.0) / double(pooled.size());
   m.median_surface_distance_mm = percentile_linear(std::move(pooled), 50);
@@ -213,6 +221,10 @@ std::vector<NamedValue> metric_columns(const Metrics& m) {
       {"hausdorff95_mm", m.hausdorff95_mm},
       {"mean_surface_distance_mm", m.mean_surface_distance_mm},
       {"median_surface_distance_mm", m.median_surface_distance_mm},
+      {"hd95_pred_to_ref_mm", m.hd95_pred_to_ref_mm},
+      {"hd95_ref_to_pred_mm", m.hd95_ref_to_pred_mm},
+      {"mean_pred_to_ref_mm", m.mean_pred_to_ref_mm},
+      {"mean_ref_to_pred_mm", m.mean_ref_to_pred_mm},
       {"pred_voxels", double(m.counts.pred)},
       {"ref_voxels", double(m.counts.ref)},
       {"overlap_voxels", double(m.counts.both)},

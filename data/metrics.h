@@ -47,6 +47,9 @@ struct Metrics {
   double volume_difference_percent = 0;  // 100 (|P| - |R|) / |R|; NaN when R is empty
   double hausdorff_mm = 0, hausdorff95_mm = 0;
   double mean_surface_distance_mm = 0, median_surface_distance_mm = 0;
+  // Each direction on its own (for comparison with tools that average the two directions).
+  double hd95_pred_to_ref_mm = 0, hd95_ref_to_pred_mm = 0;
+  double mean_pred_to_ref_mm = 0, mean_ref_to_pred_mm = 0;
   std::int64_t pred_surface_voxels = 0, ref_surface_voxels = 0;
   std::vector<OarOverlap> oars;       // in the order given
   std::vector<std::string> warnings;  // e.g. "the prediction is empty: surface metrics are NaN"

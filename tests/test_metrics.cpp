@@ -129,6 +129,10 @@ TEST_CASE("shifted strips: every surface metric counted by hand") {
   CHECK(m.recall == doctest::Approx(0.5));
   CHECK(m.hausdorff_mm == 2.0);
   CHECK(m.hausdorff95_mm == doctest::Approx(1.85));
+  CHECK(m.hd95_pred_to_ref_mm == doctest::Approx(0.9));
+  CHECK(m.hd95_ref_to_pred_mm == doctest::Approx(1.85));
+  CHECK(m.mean_pred_to_ref_mm == doctest::Approx(1.0 / 3.0));
+  CHECK(m.mean_ref_to_pred_mm == doctest::Approx(0.75));
   CHECK(m.mean_surface_distance_mm == doctest::Approx(4.0 / 7.0));
   CHECK(m.median_surface_distance_mm == 0.0);
   CHECK(m.pred_surface_voxels == 3);
@@ -259,6 +263,8 @@ TEST_CASE("empty masks: surface metrics NaN with a warning naming the mask, DSC 
   CHECK(std::isnan(no_pred.hausdorff95_mm));
   CHECK(std::isnan(no_pred.mean_surface_distance_mm));
   CHECK(std::isnan(no_pred.median_surface_distance_mm));
+  CHECK(std::isnan(no_pred.hd95_ref_to_pred_mm));
+  CHECK(std::isnan(no_pred.mean_pred_to_ref_mm));
   REQUIRE(no_pred.warnings.size() == 1);
   CHECK(no_pred.warnings[0].find("prediction") != std::string::npos);
   CHECK(no_pred.volume_difference_percent == -100.0);
