@@ -5,8 +5,10 @@
 // against <patient>/ctv.nii.gz for every test patient of DIR/cohort.json (data/cohort.h), with
 // each OAR mask present in the patient folder, writes DIR/eval_<NAME>.csv (one row per patient)
 // and prints the summary per metric: mean +- sd (sample sd, n - 1), median [min, max].
-// A CSV is never overwritten without --force; every CSV gets a provenance sidecar. The grid is
-// the reference's: every other file must share its geometry (SPEC section 0).
+// expand5 and expand8 are computed when a patient lacks them (data/expansion.h, written beside
+// the patient's files with a sidecar). A CSV is never overwritten without --force; every CSV gets a
+// provenance sidecar. The grid is the reference's: every other file must share its geometry (SPEC
+// section 0).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -14,10 +16,12 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "data/atomic_file.h"
 #include "data/cohort.h"
+#include "data/expansion.h"
 #include "data/metrics.h"
 #include "data/nifti.h"
 #include "tools/command.h"
@@ -139,6 +143,40 @@ std::pair<std::string, fs::path> parse_oar(const std::string& arg) {
   return {name, fs::path(arg.substr(eq + 1))};
 }
 
+// The baselines `ctv eval` computes when their prediction is absent (SPEC section 1): the
+// iGTV grown by 5 or 8 mm, cropped at heart, esophagus, great vessels and vertebrae (each must
+// be present, as for `ctv expand --patient`), within the body when body.nii.gz is present.
+const std::map<std::string, double> kOnDemandExpansionsMm = {{"expand5", 5.0}, {"expand8", 8.0}};
+constexpr const char* kExpansionCrops[] = {"heart", "esophagus", "great_vessels", "vertebrae"};
+
+void write_expansion(const fs::path& dir, const fs::path& out, double margin_mm) {
+  const fs::path igtv_file = dir / "igtv.nii.gz";
+  if (!fs::exists(igtv_file))
+    throw UserError(igtv_file.string() + ": does not exist (needed to compute " +
+                    out.filename().string() + ")");
+  const data::Volume igtv = data::read_nifti(igtv_file);
+  std::vector<fs::path> inputs{igtv_file};
+  std::vector<data::Volume> crops;
+  for (const char* name : kExpansionCrops) {
+    const fs::path f = dir / (std::string(name) + ".nii.gz");
+    if (!fs::exists(f))
+      throw UserError(f.string() + ": does not exist (a crop of " + out.filename().string() + ")");
+    crops.push_back(read_on_grid(f, igtv, igtv_file));
+    inputs.push_back(f);
+  }
+  std::optional<data::Volume> body;
+  if (fs::exists(dir / "body.nii.gz")) {
+    body = read_on_grid(dir / "body.nii.gz", igtv, igtv_file);
+    inputs.push_back(dir / "body.nii.gz");
+  }
+  std::vector<const data::Volume*> crop_ptrs;
+  for (const data::Volume& c : crops) crop_ptrs.push_back(&c);
+  const data::ExpansionResult r = data::expand_igtv(igtv, data::Margins::uniform(margin_mm),
+                                                    crop_ptrs, body ? &*body : nullptr);
+  data::write_nifti(out, igtv.geometry, r.mask, data::VoxelType::uint8);
+  write_provenance(out, Provenance{inputs, {}}, /*overwrite=*/false);
+}
+
 std::string strip_nifti_extension(std::string name) {
   for (const char* ext : {".nii.gz", ".nii"})
     if (name.size() > std::string(ext).size() &&
@@ -185,9 +223,11 @@ int run_cohort(const EvalOptions& o) {
 
   // Every file is checked before the first patient is scored, so a missing one fails fast.
   const std::string pred_name = "pred_" + o.method + ".nii.gz";
+  const auto expansion = kOnDemandExpansionsMm.find(o.method);
   for (const data::CohortPatient& p : test)
     for (const std::string& name : {std::string("ctv.nii.gz"), pred_name}) {
       const fs::path f = cohort.patient_dir(p) / name;
+      if (name == pred_name && expansion != kOnDemandExpansionsMm.end()) continue;
       if (!fs::exists(f))
         throw UserError(f.string() + ": does not exist (patient " + p.id + ", needed to score " +
                         o.method + ")");
@@ -199,6 +239,10 @@ int run_cohort(const EvalOptions& o) {
     Progress progress("ctv eval", std::int64_t(test.size()), "patients");
     for (const data::CohortPatient& p : test) {
       const fs::path dir = cohort.patient_dir(p);
+      if (expansion != kOnDemandExpansionsMm.end() && !fs::exists(dir / pred_name)) {
+        write_expansion(dir, dir / pred_name, expansion->second);
+        std::cerr << "ctv eval: computed " << (dir / pred_name).string() << "\n";
+      }
       std::vector<std::pair<std::string, fs::path>> oar_files;
       for (const char* name : data::kOarNames)
         if (fs::exists(dir / (std::string(name) + ".nii.gz")))

@@ -107,6 +107,22 @@ check "cohort CSV exists" 1 "$ctv" eval --cohort "$c" --method model
 has "cohort CSV exists: message" "$err" "eval_model.csv: exists"
 check "cohort --force" 0 "$ctv" eval --cohort "$c" --method model --force
 
+# expand5 is computed when absent, from the iGTV and the default crops (stand-ins here).
+for p in pa pb; do
+  ln -s "$toy/igtv.nii.gz" "$c/$p/igtv.nii.gz"
+  for o in esophagus great_vessels vertebrae; do ln -s "$toy/igtv.nii.gz" "$c/$p/$o.nii.gz"; done
+done
+ln -s "$toy/igtv.nii.gz" "$c/pb/heart.nii.gz"
+check "expand5 on demand" 0 "$ctv" eval --cohort "$c" --method expand5
+for p in pa pb; do
+  [[ -s "$c/$p/pred_expand5.nii.gz" ]] || { echo "FAIL: $p/pred_expand5.nii.gz not written"; fail=1; }
+  has "expand5 sidecar" "$c/$p/pred_expand5.nii.gz.json" "igtv.nii.gz"
+done
+lines "expand5 CSV" "$c/eval_expand5.csv" 3
+rm "$c/pb/vertebrae.nii.gz"
+check "expand8 without a crop" 1 "$ctv" eval --cohort "$c" --method expand8
+has "expand8 without a crop: named" "$err" "pb/vertebrae.nii.gz: does not exist"
+
 rm "$c/pb/pred_model.nii.gz"
 check "missing prediction" 1 "$ctv" eval --cohort "$c" --method model --force
 has "missing prediction: named" "$err" "^ctv eval: error: $c/pb/pred_model.nii.gz: does not exist"
