@@ -7,30 +7,7 @@
 set -u
 ctv=$1
 data=$2/nifti
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-out=$tmp/out
-err=$tmp/err
-fail=0
-check() {  # description, expected exit code, command...
-  local what=$1 want=$2
-  shift 2
-  "$@" >"$out" 2>"$err"
-  local got=$?
-  if [[ $got -ne $want ]]; then
-    echo "FAIL: $what: exit $got, expected $want"
-    cat "$out" "$err"
-    fail=1
-  fi
-}
-has() {  # description, file, pattern
-  grep -qE -- "$3" "$2" || { echo "FAIL: $1: no '$3' in"; cat "$2"; fail=1; }
-}
-lines() {  # description, file, expected line count
-  local n
-  n=$(wc -l <"$2")
-  [[ $n -eq $3 ]] || { echo "FAIL: $1: $n lines, expected $3"; cat "$2"; fail=1; }
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib/checks.bash"
 
 "$ctv" demo --steps 1 --out "$tmp/demo" >"$tmp/demo.log" 2>&1 || {
   echo "FAIL: ctv demo could not make the toy files"
