@@ -6,6 +6,7 @@
 // is refused unless --force. With --patient DIR the inputs come from a cohort patient folder
 // (SPEC section 2): igtv, body and the default crops heart, esophagus, great_vessels,
 // vertebrae (--crop replaces the defaults).
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <iomanip>
@@ -67,6 +68,7 @@ std::string cm3(std::int64_t voxels, const data::Geometry& g) {
 }
 
 int run(Options& o) {
+  const auto t0 = std::chrono::steady_clock::now();
   data::Margins m = data::Margins::uniform(o.margin);
   try {
     if (!o.patient.empty() && !o.igtv.empty())
@@ -113,7 +115,9 @@ int run(Options& o) {
     throw UserError(o.igtv + ": the iGTV is empty (no voxel > 0.5); nothing to expand");
 
   data::write_nifti(out, igtv.geometry, r.mask, data::VoxelType::uint8, o.force);
-  write_provenance(out, Provenance{inputs, {}}, o.force);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  write_provenance(out, Provenance{inputs, {}, seconds}, o.force);
 
   const data::Geometry& g = igtv.geometry;
   std::cout << "ctv expand: " << o.out << ": iGTV " << cm3(r.igtv_voxels, g) << " cm3, CTV "

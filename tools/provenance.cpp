@@ -58,6 +58,7 @@ void write_provenance(const fs::path& output, const Provenance& p, bool overwrit
   j["created_utc"] = when;
   j["model_checksum"] =
       p.model_checksum.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.model_checksum);
+  if (p.elapsed_s >= 0) j["elapsed_s"] = p.elapsed_s;
   j["inputs"] = nlohmann::json::array();
   for (const fs::path& in : p.inputs)
     j["inputs"].push_back(
@@ -71,6 +72,16 @@ void write_provenance(const fs::path& output, const Provenance& p, bool overwrit
         if (!out.flush()) throw data::FileWriteError(tmp.string() + ": write failed");
       },
       overwrite);
+}
+
+std::optional<double> read_elapsed_seconds(const fs::path& output) {
+  std::ifstream in(sidecar_path(output));
+  if (!in) return std::nullopt;
+  const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  const auto it = j.find("elapsed_s");
+  if (it == j.end() || !it->is_number()) return std::nullopt;
+  return it->get<double>();
 }
 
 }  // namespace ctv::cli
