@@ -19,7 +19,7 @@ cd "$root"
 start=$(date +%s)
 jobs=$(nproc)
 
-tools/install-deps.sh
+if [[ "$mode" == test ]]; then tools/install-deps.sh --test; else tools/install-deps.sh; fi
 
 # nvcc lives outside PATH on some machines; the CUDA backend is optional either way.
 if ! command -v nvcc >/dev/null && [[ -x /usr/local/cuda/bin/nvcc ]]; then

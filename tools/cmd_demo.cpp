@@ -192,9 +192,9 @@ int run_demo(const DemoOptions& o) {
               o.steps, format_duration(seconds_since(t0)).c_str());
   std::cout << "  files: " << ct_file.string() << ", " << igtv_file.string() << ", "
             << ctv_file.string() << ", " << pred_file.string() << " (each with a .json sidecar)\n"
-            << "\n  Not built yet in this version: the synthetic cohort (ctv phantom), shipped "
-               "weights, the cropped-expansion baselines (ctv expand), the full metrics (ctv "
-               "eval) and the report (ctv report).\n";
+            << "\n  Not built yet in this version: the demo on a synthetic cohort with shipped "
+               "weights (SPEC section 7). Built: the baselines, the metrics and the report "
+               "(ctv expand, ctv eval, ctv report; each has --help).\n";
   return kExitOk;
 }
 

@@ -369,7 +369,8 @@ std::string draw_triplanar(const data::Volume& ct, const std::vector<ContourMask
     cairo_clip(cr);
     cairo_set_line_width(cr, 1.6);
     cairo_set_line_cap(cr, CAIRO_LINE_CAP_SQUARE);
-    for (const ContourMask& m : masks) {
+    for (auto it = masks.rbegin(); it != masks.rend(); ++it) {
+      const ContourMask& m = *it;
       cairo_save(cr);
       cairo_translate(cr, x, y);
       cairo_scale(cr, sx, sy);

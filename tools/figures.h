@@ -64,7 +64,8 @@ struct ContourMask {
 
 // Axial, coronal and sagittal slices of `ct` through voxel `centre`, each cropped to a square
 // field of view of fov_mm around it (clipped to the volume; fov_mm <= 0 shows the whole slice),
-// in the given window, with every mask's contour and a legend.
+// in the given window, with every mask's contour and a legend listing the masks in order. The
+// first mask is drawn last, on top of the others (put the iGTV first).
 // requires: each mask has ct's voxel count; centre inside the volume (std::invalid_argument).
 // throws std::runtime_error when Cairo fails.
 std::string draw_triplanar(const data::Volume& ct, const std::vector<ContourMask>& masks,

@@ -18,6 +18,15 @@ packages=(
   libcairo2-dev                           # PNG plots and overlays for the report
 )
 
+# With --test, also what only the tests use: Chromium renders the report page headless
+# (tests/cli/report_html.sh); without it that test is reported as skipped.
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=(chromium)
+elif (($# > 0)); then
+  echo "usage: tools/install-deps.sh [--test]" >&2
+  exit 2
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -44,6 +45,32 @@ std::string sha256_file(const fs::path& file) {
   return hex;
 }
 
+namespace {
+
+// A command writing several outputs from the same inputs (ctv report) hashes each input once:
+// the checksum is reused while the file's size and modification time are unchanged.
+std::string sha256_file_cached(const fs::path& file) {
+  struct Entry {
+    std::uintmax_t size;
+    fs::file_time_type mtime;
+    std::string sha256;
+  };
+  static std::map<std::string, Entry> cache;
+  const std::string key = fs::absolute(file).lexically_normal().string();
+  std::error_code ec;
+  const std::uintmax_t size = fs::file_size(file, ec);
+  const fs::file_time_type mtime = fs::last_write_time(file, ec);
+  if (ec) return sha256_file(file);
+  if (const auto it = cache.find(key);
+      it != cache.end() && it->second.size == size && it->second.mtime == mtime)
+    return it->second.sha256;
+  std::string hex = sha256_file(file);
+  cache[key] = {size, mtime, hex};
+  return hex;
+}
+
+}  // namespace
+
 fs::path sidecar_path(const fs::path& output) { return fs::path(output.string() + ".json"); }
 
 void write_provenance(const fs::path& output, const Provenance& p, bool overwrite) {
@@ -61,8 +88,8 @@ void write_provenance(const fs::path& output, const Provenance& p, bool overwrit
   if (p.elapsed_s >= 0) j["elapsed_s"] = p.elapsed_s;
   j["inputs"] = nlohmann::json::array();
   for (const fs::path& in : p.inputs)
-    j["inputs"].push_back(
-        {{"path", fs::absolute(in).lexically_normal().string()}, {"sha256", sha256_file(in)}});
+    j["inputs"].push_back({{"path", fs::absolute(in).lexically_normal().string()},
+                           {"sha256", sha256_file_cached(in)}});
   const std::string text = j.dump(2) + "\n";
   data::write_file_atomically(
       sidecar_path(output),
