@@ -1,28 +1,233 @@
-// ctv phantom: writes a synthetic thorax cohort (SPEC section 4).
+// ctv phantom: writes a synthetic thorax cohort (SPEC section 4; the generator's rules are at
+// the top of data/phantom*.cpp).
+//
+// Output: DIR/cohort.json (data/phantom_cohort.h: ids, sides, splits, the generator's settings
+// and each patient's features) and DIR/<id>/ with ct.nii.gz (int16 HU), igtv.nii.gz,
+// ctv.nii.gz (the reference) and the OAR masks of data/cohort.h (uint8), all in one LPS geometry,
+// each with a provenance sidecar. A folder that exists and is not empty is refused unless
+// --force (which overwrites same-named files and removes nothing). Every file is written
+// atomically and the manifest last, so an interrupted run leaves no cohort.json: nothing partial
+// is ever published as a cohort.
+// --check (while writing) adds DIR/phantom_check.md, phantom_check.csv and phantom_hu.csv
+// (data/phantom_check.h) and exits 1 when a requirement fails.
+// Patients are made in parallel (--threads); each comes from its own random stream, so the
+// files are byte-identical whatever the thread count (sidecars carry a time stamp).
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "data/atomic_file.h"
+#include "data/cohort.h"
+#include "data/nifti.h"
+#include "data/phantom.h"
+#include "data/phantom_check.h"
+#include "data/phantom_cohort.h"
 #include "tools/command.h"
+#include "tools/progress.h"
+#include "tools/provenance.h"
 
 namespace ctv::cli {
 
+namespace fs = std::filesystem;
+namespace ph = data::phantom;
+
+namespace {
+
+struct Options {
+  std::string out;
+  int n = 84;
+  std::uint64_t seed = 1;
+  std::string spacing = "1,1,2.5";
+  std::string size = "416,288,128";
+  bool check = false, force = false, no_variation = false;
+  int threads = 0;
+};
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+template <class T>
+std::array<T, 3> parse_triple(const std::string& text, const char* option) {
+  std::array<T, 3> v{};
+  std::stringstream ss(text);
+  std::string item;
+  int count = 0;
+  bool bad = false;
+  while (std::getline(ss, item, ',')) {
+    if (count < 3) {
+      std::size_t used = 0;
+      try {
+        if constexpr (std::is_same_v<T, int>)
+          v[std::size_t(count)] = std::stoi(item, &used);
+        else
+          v[std::size_t(count)] = std::stod(item, &used);
+      } catch (const std::exception&) {
+        bad = true;
+      }
+      bad |= used != item.size();
+    }
+    ++count;
+  }
+  if (bad || count != 3 || text.back() == ',')
+    throw UsageError(std::string(option) + " \"" + text + "\": expected 3 numbers x,y,z");
+  return v;
+}
+
+void write_text(const fs::path& file, const std::string& text, bool force) {
+  data::write_file_atomically(
+      file,
+      [&](const fs::path& tmp) {
+        std::ofstream out(tmp, std::ios::binary);
+        out << text;
+        out.close();
+        if (!out) throw data::FileWriteError(file.string() + ": cannot be written");
+      },
+      force);
+  write_provenance(file, Provenance{}, force);
+}
+
+void write_mask(const fs::path& file, const data::Geometry& g, const std::vector<std::uint8_t>& m,
+                bool force) {
+  const std::vector<float> v(m.begin(), m.end());
+  data::write_nifti(file, g, v, data::VoxelType::uint8, force);
+  write_provenance(file, Provenance{}, force);
+}
+
+void write_patient(const fs::path& dir, const ph::PhantomPatient& p, bool force) {
+  fs::create_directories(dir);
+  data::write_nifti(dir / "ct.nii.gz", p.geometry, p.ct, data::VoxelType::int16, force);
+  write_provenance(dir / "ct.nii.gz", Provenance{}, force);
+  write_mask(dir / "igtv.nii.gz", p.geometry, p.igtv, force);
+  write_mask(dir / "ctv.nii.gz", p.geometry, p.ctv, force);
+  for (std::size_t o = 0; o < data::kOarNames.size(); ++o)
+    write_mask(dir / (std::string(data::kOarNames[o]) + ".nii.gz"), p.geometry, p.oars[o], force);
+}
+
+int run(const Options& o) {
+  ph::PhantomConfig config;
+  try {
+    config.size = parse_triple<int>(o.size, "--size");
+    config.spacing = parse_triple<double>(o.spacing, "--spacing");
+    for (int a = 0; a < 3; ++a) {
+      if (config.size[a] < 8 || config.size[a] > 2048)
+        throw UsageError("--size " + o.size + ": each size must be 8 to 2048 voxels");
+      if (!(config.spacing[a] > 0 && config.spacing[a] <= 10))
+        throw UsageError("--spacing " + o.spacing + ": each spacing must be in (0, 10] mm");
+    }
+    if (o.n < 1 || o.n > 9999) throw UsageError("--n must be 1 to 9999");
+  } catch (const UsageError& e) {
+    std::cerr << "ctv phantom: " << e.what() << " (see ctv phantom --help)\n";
+    return kExitUsage;
+  }
+  config.seed = o.seed;
+  config.observer_variation = !o.no_variation;
+
+  const fs::path dir(o.out);
+  if (fs::exists(dir) && !fs::is_directory(dir))
+    throw UserError(o.out + ": exists and is not a folder");
+  if (fs::exists(dir) && !fs::is_empty(dir) && !o.force)
+    throw UserError(o.out +
+                    ": folder is not empty; nothing written (use --force to write into it)");
+  fs::create_directories(dir);
+
+  const std::vector<ph::CohortSlot> slots = ph::plan_cohort(o.n, o.seed);
+  const int threads =
+      std::clamp(o.threads > 0 ? o.threads : int(std::thread::hardware_concurrency()), 1, o.n);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<ph::PatientFeatures> features(slots.size());
+  std::vector<ph::PatientCheck> checks(o.check ? slots.size() : 0);
+  std::atomic<int> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex mutex;
+  std::exception_ptr error;
+  int done = 0;
+  {
+    Progress progress("ctv phantom", o.n, "patients");
+    auto worker = [&] {
+      for (int i = next++; i < o.n && !failed; i = next++) {
+        try {
+          const ph::PhantomPatient p = ph::make_patient(config, i, slots[std::size_t(i)].side);
+          write_patient(dir / slots[std::size_t(i)].id, p, o.force);
+          features[std::size_t(i)] = p.features;
+          if (o.check) checks[std::size_t(i)] = ph::check_patient(p, slots[std::size_t(i)]);
+          const std::lock_guard<std::mutex> lock(mutex);
+          progress.update(++done, slots[std::size_t(i)].id);
+        } catch (...) {
+          const std::lock_guard<std::mutex> lock(mutex);
+          if (!error) error = std::current_exception();
+          failed = true;
+        }
+      }
+    };
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
+    for (std::thread& t : pool) t.join();
+  }
+  if (error) std::rethrow_exception(error);
+
+  write_text(dir / "cohort.json", ph::manifest_json(slots, config, features), o.force);
+  const data::Cohort readable = data::read_cohort(dir);  // the manifest reads as any cohort
+  const ph::SplitCounts c = ph::split_counts(o.n);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf(
+      "ctv phantom: %s: %zu patients (%d right, %d left; %d train, %d val, %d test), %d x %d x "
+      "%d voxels of %g x %g x %g mm, seed %llu, in %s with %d threads\n",
+      dir.string().c_str(), readable.patients.size(), c.right, c.left, c.train, c.val, c.test,
+      config.size[0], config.size[1], config.size[2], config.spacing[0], config.spacing[1],
+      config.spacing[2], static_cast<unsigned long long>(o.seed), format_duration(seconds).c_str(),
+      threads);
+  if (!o.check) return kExitOk;
+
+  const ph::CohortCheck s = ph::summarize_check(checks);
+  write_text(dir / "phantom_check.md", ph::check_markdown(checks, s, config), o.force);
+  write_text(dir / "phantom_check.csv", ph::check_csv(checks), o.force);
+  write_text(dir / "phantom_hu.csv", ph::histogram_csv(checks), o.force);
+  std::printf(
+      "ctv phantom: check: rule without variation vs reference, mean Dice %.3f (>= 0.95: %s); "
+      "best uniform cropped margin %d mm, mean Dice %.3f (< 0.85: %s); report %s\n",
+      s.rule_dice_mean, s.rule_ok ? "pass" : "FAIL", s.best_margin_mm, s.best_uniform_dice,
+      s.uniform_ok ? "pass" : "FAIL", (dir / "phantom_check.md").string().c_str());
+  std::fflush(stdout);
+  if (!s.rule_ok || !s.uniform_ok)
+    throw UserError((dir / "phantom_check.md").string() + ": a cohort requirement failed");
+  return kExitOk;
+}
+
+}  // namespace
+
 Command add_phantom(CLI::App& root) {
-  struct Options {
-    std::string out;
-    int n = 84;
-    unsigned seed = 1;
-    std::string spacing = "1,1,2.5";
-    std::string size = "416,288,128";
-  };
   static Options o;
   CLI::App* app = root.add_subcommand(
-      "phantom", "Write a synthetic thorax cohort (CT, iGTV, CTV, organs at risk)");
-  app->add_option("--out", o.out, "Cohort folder to create")->required();
-  app->add_option("--n", o.n, "Number of patients")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      "phantom", "Write a synthetic thorax cohort (CT, iGTV, reference CTV, organs at risk)");
+  app->footer(
+      "Split for --n 84 (the paper's): 56 right and 28 left; 50 train, 10 val, 24 test. Other n: "
+      "the same proportions (data/phantom_cohort.h). Files are in LPS order; the same seed gives "
+      "byte-identical images whatever --threads.");
+  app->add_option("--out", o.out, "Cohort folder to create (must be empty unless --force)")
+      ->required();
+  app->add_option("--n", o.n, "Number of patients")->capture_default_str();
   app->add_option("--seed", o.seed, "Random seed; the same seed gives the same cohort")
       ->capture_default_str();
   app->add_option("--spacing", o.spacing, "Voxel spacing x,y,z in mm")->capture_default_str();
   app->add_option("--size", o.size, "Grid size x,y,z in voxels")->capture_default_str();
-  return {app, [] { return not_built("phantom"); }};
+  app->add_flag("--check", o.check,
+                "Also write phantom_check.md/.csv and phantom_hu.csv: the rule's Dice, the "
+                "uniform-margin sweep, 5/8 mm expansions, HU per tissue; exit 1 if a requirement "
+                "fails");
+  app->add_flag("--no-variation", o.no_variation,
+                "Reference CTVs without the observer variation (the rule alone)");
+  app->add_option("--threads", o.threads, "Patients made at once (default: all cores)");
+  app->add_flag("--force", o.force, "Write into a non-empty folder, replacing same-named files");
+  return {app, [] { return run(o); }};
 }
 
 }  // namespace ctv::cli
