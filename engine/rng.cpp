@@ -35,6 +35,12 @@ double Rng::normal() {
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
 }
 
+Rng Rng::restore(std::uint64_t seed, std::uint64_t stream, std::uint64_t state) {
+  Rng r(seed, stream);
+  r.state_ = state;
+  return r;
+}
+
 Rng Rng::split(std::uint64_t stream) const {
   return Rng(splitmix64_mix(seed_ ^ splitmix64_mix(stream_ + kGamma)), stream);
 }

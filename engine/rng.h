@@ -29,6 +29,11 @@ class Rng {
   Rng split(std::uint64_t stream) const;
 
   std::uint64_t state() const { return state_; }
+  std::uint64_t seed() const { return seed_; }
+  std::uint64_t stream() const { return stream_; }
+  // A generator exactly where one with these seed(), stream() and state() was, so that a
+  // resumed run draws the numbers the interrupted one would have drawn (checkpoints).
+  static Rng restore(std::uint64_t seed, std::uint64_t stream, std::uint64_t state);
 
  private:
   std::uint64_t seed_, stream_, state_;
