@@ -1,11 +1,14 @@
-// ctv info: what a NIfTI file holds (geometry, orientation, datatype, value range), read
+// ctv info: what a NIfTI file holds (geometry, orientation, datatype, value range), or what a
+// weights file or checkpoint holds (network, parameter count, preprocessing record), read
 // exactly as every other command reads it, so what it shows is what they see.
 #include <cstdio>
 #include <iostream>
 #include <sstream>
 
 #include "data/nifti.h"
+#include "data/weights_h5.h"
 #include "tools/command.h"
+#include "unet3d/weights.h"
 
 namespace ctv::cli {
 
@@ -45,13 +48,53 @@ void print_info(const std::string& file, const data::Volume& v, std::ostream& os
      << " cm3)\n";
 }
 
+// The file is read twice: load_weights checks every tensor against the config, read_weights
+// gives the checkpoint's step and optimizer settings.
+void print_weights_info(const std::string& file, std::ostream& os) {
+  const unet3d::LoadedWeights w = unet3d::load_weights(file);
+  const data::WeightsFile rec = data::read_weights(file);
+  const data::PreprocessConfig& p = w.preprocessing;
+  os << file << "\n"
+     << "  format       " << data::kWeightsFormatName << " " << data::kWeightsFormatVersion
+     << ", checksum sha256 " << w.checksum << "\n";
+  if (rec.checkpoint) {
+    const data::CheckpointRecord& c = *rec.checkpoint;
+    std::string rngs;
+    for (const auto& [name, r] : c.rngs) rngs += (rngs.empty() ? "" : ", ") + name;
+    os << "  kind         checkpoint: step " << c.step << ", Adam lr " << num(c.adam.lr)
+       << " betas " << num(c.adam.beta1) << "/" << num(c.adam.beta2) << " eps " << num(c.adam.eps)
+       << ", RNG states: " << (rngs.empty() ? "none" : rngs) << "\n";
+  } else {
+    os << "  kind         weights (no optimizer state)\n";
+  }
+  std::istringstream lines(w.model.describe());  // config and parameter counts
+  bool head = true;
+  for (std::string line; std::getline(lines, line); head = false)
+    os << (head ? "  network      " : "               ")
+       << line.substr(std::min(line.size(), line.find_first_not_of(' '))) << "\n";
+  const std::string offset =
+      p.window.offset < 0 ? "(" + num(p.window.offset) + ")" : num(p.window.offset);
+  os << "  preprocess   spacing " << num(p.spacing[0]) << " x " << num(p.spacing[1]) << " x "
+     << num(p.spacing[2]) << " mm, grid " << p.grid[0] << " x " << p.grid[1] << " x " << p.grid[2]
+     << ", crop " << data::crop_rule_name(p.crop) << "\n"
+     << "  CT input     (clip(HU, " << num(p.window.lo) << ", " << num(p.window.hi) << ") - "
+     << offset << ") / " << num(p.window.scale) << ", padding " << num(p.ct_pad_hu) << " HU\n";
+}
+
 }  // namespace
 
 Command add_info(CLI::App& root) {
   static std::vector<std::string> files;
-  CLI::App* app =
-      root.add_subcommand("info", "Show the geometry, orientation and values of NIfTI files");
-  app->add_option("files", files, "NIfTI files (.nii, .nii.gz)")->required();
+  static std::vector<std::string> weights;
+  CLI::App* app = root.add_subcommand(
+      "info", "Show the geometry, orientation and values of NIfTI files, or what weights hold");
+  app->add_option("files", files, "NIfTI files (.nii, .nii.gz)");
+  app->add_option("--weights", weights,
+                  "Weights files or checkpoints (HDF5): network, parameters, preprocessing");
+  app->callback([] {  // runs within parsing, so a missing file is a usage error (exit 2)
+    if (files.empty() && weights.empty())
+      throw CLI::RequiredError("at least one NIfTI file or --weights FILE");
+  });
   return {app, [] {
             // Every file is shown; each one that cannot be read is one error line, and the
             // exit code says whether all were read.
@@ -65,6 +108,17 @@ Command add_info(CLI::App& root) {
                 std::cout << (first ? "" : "\n") << os.str() << std::flush;
                 first = false;
               } catch (const data::NiftiError& e) {
+                std::cerr << "ctv info: error: " << e.what() << "\n";
+                rc = kExitFault;
+              }
+            }
+            for (const std::string& f : weights) {
+              try {
+                std::ostringstream os;
+                print_weights_info(f, os);
+                std::cout << (first ? "" : "\n") << os.str() << std::flush;
+                first = false;
+              } catch (const data::WeightsError& e) {
                 std::cerr << "ctv info: error: " << e.what() << "\n";
                 rc = kExitFault;
               }

@@ -46,5 +46,19 @@ lines "good and bad: one error line" "$err" 1
 has "good and bad: first shown" "$out" "mask_ras.nii.gz"
 has "good and bad: last shown" "$out" "^  spacing +1 x 1 x 2.5 mm$"
 
+# Weights (weights/FORMAT.md): the file tools/write_weights_h5py.py wrote from the format alone.
+check "info on weights" 0 "$ctv" info --weights "$2/weights_h5py.h5"
+has "weights format" "$out" "^  format +ctvnet-weights 1, checksum sha256 18bd7b6a861fe9da"
+has "weights kind" "$out" "^  kind +weights \(no optimizer state\)$"
+has "weights network" "$out" "^  network +UNet3D: 2 levels, filters 4-8, 2 input channels, batch norm"
+has "weights parameters" "$out" "trainable parameters 4,897 "
+has "weights preprocessing" "$out" \
+  "^  preprocess +spacing 2 x 2 x 5 mm, grid 64 x 48 x 32, crop igtv_centroid$"
+has "weights CT input" "$out" "^  CT input +\(clip\(HU, -1000, 400\) - \(-1000\)\) / 1400, padding -1000 HU$"
+lines "weights: nothing on stderr" "$err" 0
+check "info on HDF5 that is not weights" 1 "$ctv" info --weights "$2/golden_unet.h5"
+lines "not weights: one line on stderr" "$err" 1
+has "not weights: message" "$err" "^ctv info: error: $2/golden_unet.h5: is HDF5 but not a ctvnet weights file"
+
 check "no file given" 2 "$ctv" info
 exit $fail
