@@ -71,6 +71,7 @@ struct PatientFeatures {
   std::string side;  // "left" or "right": the primary's lung
   double primary_radius_mm = 0;
   bool ground_glass = false;  // adenocarcinoma-like: halo visible, larger lung margin
+  double halo_mm = 0;         // width of the ground-glass halo (0 without one)
   double motion_mm = 0;       // peak-to-peak amplitude of the primary
   std::string lobe;           // "upper", "middle" or "lower" (by height)
   int involved_nodes = 0;     // nodal GTVs
@@ -101,6 +102,7 @@ struct PhantomPatient {
   std::vector<LymphNode> nodes;
   PatientFeatures features;
   std::uint64_t variation_seed = 0;  // the observer variation's own stream
+  std::array<double, 3> hilum{};     // the primary's hilum (patient mm L, P, S), visible
 };
 
 // The patient `index` of the cohort with `seed`, its primary in the `side` lung.

@@ -130,8 +130,8 @@ Tissue static_tissue(const Vec3& x, const Shape& sh) {
   const bool right = x.l < 0;
   const double dome_l = right ? -70 : 70;
   const double dome = (right ? m.dome_right_s : m.dome_left_s) -
-                      40 * ((x.l - dome_l) / 110) * ((x.l - dome_l) / 110) -
-                      30 * ((x.p + 10) / 100) * ((x.p + 10) / 100);
+                      70 * ((x.l - dome_l) / 100) * ((x.l - dome_l) / 100) -
+                      45 * ((x.p + 10) / 100) * ((x.p + 10) / 100);
   if (x.s < dome) return kAbdomen;
   const double taper_from = m.apex_s - sh.apex_taper;
   if (x.s > taper_from) {
@@ -145,9 +145,12 @@ Tissue static_tissue(const Vec3& x, const Shape& sh) {
   if (heart < 1.2 || ellipsoid(x, sh.atrium_c, sh.atrium_r * 1.15) < 1) return kMediastinalFat;
   // Mediastinum: narrow above the carina, wider below, narrower behind the heart.
   const double below = smoothstep01((m.carina_s + 5 - x.s) / 45);
-  double half_width = 27 + 18 * below;
-  if (x.p > m.esophagus.p - 12) half_width *= 0.75;
-  if (std::abs(x.l - sh.med_centre_l) < half_width && x.p < m.vertebra_p + 5)
+  const double front = -m.body_half_depth + 25, back = m.vertebra_p + 5;
+  const double t = std::clamp((x.p - front) / (back - front), 0.0, 1.0);
+  // Rounded front and back: the lungs meet in front (anterior junction) and behind.
+  double half_width = (27 + 18 * below) * std::sqrt(std::max(0.0, 1 - std::pow(2 * t - 1, 4)));
+  if (x.p > m.esophagus.p - 12) half_width *= 0.8;
+  if (std::abs(x.l - sh.med_centre_l) < half_width + 8 * below && x.p < back)
     return kMediastinalFat;
   return kLung;
 }
@@ -310,11 +313,11 @@ void make_anatomy(const Grid& g, const Warp& w, Rng& rng, std::vector<std::uint8
   for (int side = 0; side < 2; ++side) {
     const Vec3 hilum = side == 0 ? m.hilum_right : m.hilum_left;
     const double lateral = side == 0 ? -1 : 1;
-    const int trunks = 5;
+    const int trunks = 8;
     for (int t = 0; t < trunks; ++t) {
       Vec3 d = Vec3{lateral, 0, 0} + random_direction(rng) * 0.9;
       d = d * (1 / d.norm());
-      vessel_tree(tissue, g, w, rng, hilum, d, rng.uniform(4, 5.5), rng.uniform(30, 40), 5);
+      vessel_tree(tissue, g, w, rng, hilum, d, rng.uniform(4, 5.5), rng.uniform(28, 38), 6);
     }
   }
 

@@ -32,7 +32,7 @@ std::string fmt(const char* format, double v) {
 // "mean +- sd | median [min, max]" of finite values.
 std::string stats(const std::vector<double>& v, const char* f = "%.3f") {
   const Summary s = summarize(v);
-  return fmt(f, s.mean) + " +- " + fmt(f, s.sd) + " | " + fmt(f, s.median) + " [" + fmt(f, s.min) +
+  return fmt(f, s.mean) + " +- " + fmt(f, s.sd) + "; " + fmt(f, s.median) + " [" + fmt(f, s.min) +
          ", " + fmt(f, s.max) + "]";
 }
 
@@ -151,7 +151,7 @@ std::string check_markdown(const std::vector<PatientCheck>& checks, const Cohort
      << " x " << config.size[2] << " voxels of " << config.spacing[0] << " x " << config.spacing[1]
      << " x " << config.spacing[2] << " mm, observer variation "
      << (config.observer_variation ? "on" : "off") << ".\n\n"
-     << "Statistics are mean +- sample sd | median [min, max].\n\n"
+     << "Statistics are mean +- sample sd; median [min, max].\n\n"
      << "## Cohort\n\n"
      << "- ground-glass halo (adenocarcinoma-like): " << glass << "\n"
      << "- involved nodes (nodal GTV): " << with_nodes << " patients\n"

@@ -91,8 +91,8 @@ std::string manifest_json(const std::vector<CohortSlot>& slots, const PhantomCon
                           {"at_risk_nodes_included", f.at_risk_nodes_included},
                           {"noise_sd_hu", round2(f.noise_sd_hu)},
                           {"ctv_margins_mm",
-                           {{"lung", f.lung_margin_mm},
-                            {"mediastinal_fat", f.fat_margin_mm},
+                           {{"lung", round2(f.lung_margin_mm)},
+                            {"mediastinal_fat", round2(f.fat_margin_mm)},
                             {"nodal_fat", f.nodal_fat_margin_mm}}}}}});
   }
   j["patients"] = patients;

@@ -8,23 +8,29 @@
 //    every voxel to the primary iGTV, d_p, and to the nodal iGTV, d_n.
 // 2. Reach per tissue class (mm):
 //                          from the primary                     from involved nodes
-//    lung, ground glass    6 (solid, squamous-like) or 9         5
-//                          (ground-glass halo: adenocarcinoma-
-//                          like, Giraud et al. 8 mm vs 6 mm)
+//    lung, ground glass    6 (solid, squamous-like: Giraud's     5
+//                          6 mm), or halo width + 7 (ground-
+//                          glass halo, adenocarcinoma-like: the
+//                          halo is tumour, then Giraud's 8 mm
+//                          less the 1 mm the halo edge blurs)
 //    mediastinal fat,      lung reach + 3                        7, or 9 for bulky nodes
 //    lymph node                                                  (short axis >= 20 mm)
 //    other soft tissue     5                                     5
 //    (chest wall, airway wall)
-//    bone, heart, great vessels, esophagus, airway lumen, abdomen, outside: 0 (never entered)
+//    bone, heart, great vessels, esophagus and 2 mm around it, airway lumen, abdomen, outside:
+//    0 (never entered).
+//    Toward the hilum (lymphatic drainage) the primary's lung and fat reach grows by up to
+//    4 mm: + 4 max(0, cos a), a the angle at the primary's centroid between the voxel and the
+//    hilum.
 // 3. A voxel is a candidate when d_p <= reach_p or d_n <= reach_n for its tissue; the CTV is
 //    the iGTV plus the candidates connected to it through candidates (6-connectivity), so the
 //    extent follows the tissue and never jumps across a blocked organ.
 // 4. At-risk nodes, case by case: a normal node (a connected group of node voxels outside the
-//    iGTV) with short axis >= 5 mm whose nearest voxel lies within 15 mm of the iGTV is taken in,
+//    iGTV) with short axis >= 5 mm whose nearest voxel lies within 20 mm of the iGTV is taken in,
 //    with 3 mm around it in tissue that may be entered.
 // 5. Observer variation (off with variation = false): every reach is scaled by one factor per
-//    patient (1 + 0.04 N(0,1), clipped to +-8%) and shifted by a smooth field (sum of three
-//    products of cosines, wavelength 40-90 mm, amplitude up to ~0.8 mm) from variation_seed.
+//    patient (1 + 0.06 N(0,1), clipped to +-12%) and shifted by a smooth field (sum of three
+//    products of cosines, wavelength 40-90 mm, amplitude up to ~1.2 mm) from variation_seed.
 // The iGTV is always in the CTV; the CTV never holds bone, heart, great vessels or esophagus.
 #include <cmath>
 #include <deque>
@@ -125,10 +131,10 @@ struct VariationField {
 VariationField draw_variation(std::uint64_t seed) {
   Rng rng(seed);
   VariationField f;
-  f.factor = 1 + std::clamp(0.04 * rng.normal(), -0.08, 0.08);
+  f.factor = 1 + std::clamp(0.06 * rng.normal(), -0.12, 0.12);
   for (int t = 0; t < 3; ++t) {
     VariationField::Term term;
-    term.amp = rng.uniform(-0.8, 0.8) / std::sqrt(3.0);
+    term.amp = rng.uniform(-1.2, 1.2) / std::sqrt(3.0);
     for (int a = 0; a < 3; ++a) {
       term.freq[a] = 2 * kPi / rng.uniform(40, 90);
       term.phase[a] = rng.uniform(0, 2 * kPi);
@@ -159,13 +165,41 @@ std::vector<std::uint8_t> reference_ctv(const PhantomPatient& pt, bool variation
     tissue[l] = pt.tissue[f];
     igtv[l] = pt.igtv[f];
   }
-  const std::vector<double> dp = distance_mm(prim, b, sp);
+  const std::vector<double> dp =
+      distance_mm(prim, b, sp);  // The esophagus and 2 mm around it are kept out.
+  std::vector<std::uint8_t> esophagus(m);
+  for (std::size_t l = 0; l < m; ++l)
+    esophagus[l] = tissue[l] == kEsophagusWall || tissue[l] == kEsophagusAir;
+  const std::vector<double> de = distance_mm(esophagus, b, sp);
+  // The primary's centroid (patient mm of the box grid) and the direction to the hilum.
+  std::array<double, 3> centroid{0, 0, 0};
+  double count = 0;
+  for (std::size_t l = 0; l < m; ++l)
+    if (prim[l]) {
+      centroid[0] += double(l % std::size_t(b.dim[0]));
+      centroid[1] += double((l / std::size_t(b.dim[0])) % std::size_t(b.dim[1]));
+      centroid[2] += double(l / (std::size_t(b.dim[0]) * b.dim[1]));
+      ++count;
+    }
+  std::array<double, 3> to_hilum{0, 0, 0};
+  if (count > 0) {
+    double norm = 0;
+    for (int a = 0; a < 3; ++a) {
+      centroid[a] /= count;
+      // box voxel -> patient mm: (lo + index - (dim - 1) / 2) * spacing (LPS grid of make_patient)
+      const double mm = (b.lo[a] + centroid[a] - 0.5 * (g.dim[a] - 1)) * sp[a];
+      to_hilum[a] = pt.hilum[a] - mm;
+      norm += to_hilum[a] * to_hilum[a];
+    }
+    norm = std::sqrt(norm);
+    for (double& v : to_hilum) v = norm > 1e-6 ? v / norm : 0;
+  }
   const std::vector<double> dn =
       any_nodal ? distance_mm(nodal, b, sp)
                 : std::vector<double>(m, std::numeric_limits<double>::infinity());
 
   // Reach from the visible features.
-  const double lung = pt.features.ground_glass ? 9 : 6;
+  const double lung = pt.features.ground_glass ? pt.features.halo_mm + 7 : 6;
   double largest_node = 0;
   for (const LymphNode& node : pt.nodes)
     if (node.involved) largest_node = std::max(largest_node, node.short_axis_mm());
@@ -191,7 +225,19 @@ std::vector<std::uint8_t> reference_ctv(const PhantomPatient& pt, bool variation
       scale = field.factor;
       shift = field.at({i * sp[0], j * sp[1], k * sp[2]});
     }
-    const double rp = reach_p[std::size_t(c)] * scale + shift;
+    if (de[l] <= 2) continue;
+    double toward = 0;
+    if (c != Reach::soft) {
+      const double v[3] = {
+          (double(l % std::size_t(b.dim[0])) - centroid[0]) * sp[0],
+          (double((l / std::size_t(b.dim[0])) % std::size_t(b.dim[1])) - centroid[1]) * sp[1],
+          (double(l / (std::size_t(b.dim[0]) * b.dim[1])) - centroid[2]) * sp[2]};
+      const double len = std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);
+      if (len > 1e-6)
+        toward =
+            4 * std::max(0.0, (v[0] * to_hilum[0] + v[1] * to_hilum[1] + v[2] * to_hilum[2]) / len);
+    }
+    const double rp = (reach_p[std::size_t(c)] + toward) * scale + shift;
     const double rn = reach_n[std::size_t(c)] * scale + shift;
     candidate[l] = dp[l] <= rp || dn[l] <= rn;
   }
@@ -229,7 +275,7 @@ std::vector<std::uint8_t> reference_ctv(const PhantomPatient& pt, bool variation
   std::vector<int> group(m, -1);
   std::vector<std::uint8_t> taken(m, 0);
   int groups = 0, included = 0;
-  const double d_igtv_limit = 15;
+  const double d_igtv_limit = 20;
   for (std::size_t start = 0; start < m; ++start) {
     if (tissue[start] != kLymphNode || igtv[start] || group[start] >= 0) continue;
     std::vector<std::size_t> members{start};
@@ -262,7 +308,7 @@ std::vector<std::uint8_t> reference_ctv(const PhantomPatient& pt, bool variation
   if (included > 0) {
     const std::vector<double> dnode = distance_mm(taken, b, sp);
     for (std::size_t l = 0; l < m; ++l)
-      if (dnode[l] <= 3 && reach_class(tissue[l]) != Reach::blocked) in[l] = 1;
+      if (dnode[l] <= 3 && reach_class(tissue[l]) != Reach::blocked && de[l] > 2) in[l] = 1;
   }
   if (record != nullptr) record->at_risk_nodes_included = included;
 

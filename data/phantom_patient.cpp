@@ -6,8 +6,9 @@
 // pulmonary vessels 40, fat -100, muscle 45, blood (heart, great vessels) 40, esophagus wall 40,
 // lymph node 30, solid tumour 20-50, ground glass -500 to -300, ribs 600, cancellous 300 and
 // cortical 1000 bone, spinal canal 20, abdomen 55. Moving tumour voxels get the phase-averaged
-// value. The image is then blurred by [1 2 1]/4 along each axis (the scanner's point spread
-// and the partial volume of thick slices), gets white noise of sd 15-30 HU (per patient), and is
+// value. The image is then blurred by [w, 1-2w, w] along each axis (the scanner's ~1 mm point
+// spread in-plane: w = 0.25 at 1 mm voxels, 0.25/spacing at coarser ones; the partial volume
+// of thick slices along z: w = 0.25), gets white noise of sd 15-30 HU (per patient), and is
 // rounded and clipped to [-1024, 3071] as int16 CT is.
 // Streams: the patient's stream seeds four independent ones (anatomy, disease, noise, observer
 // variation), so a change in how one is drawn does not move the others.
@@ -51,7 +52,8 @@ std::uint64_t patient_stream(std::uint64_t seed, int index) {
 
 namespace {
 
-void blur_axis(std::vector<float>& v, const Grid& g, int axis) {
+// Blurs along one axis by [w, 1 - 2w, w].
+void blur_axis(std::vector<float>& v, const Grid& g, int axis, float w) {
   const std::size_t stride = axis == 0   ? 1
                              : axis == 1 ? std::size_t(g.dim[0])
                                          : std::size_t(g.dim[0]) * g.dim[1];
@@ -69,7 +71,7 @@ void blur_axis(std::vector<float>& v, const Grid& g, int axis) {
       for (int i = 0; i < n; ++i) {
         const float lo = line[std::size_t(std::max(i - 1, 0))];
         const float hi = line[std::size_t(std::min(i + 1, n - 1))];
-        v[base + std::size_t(i) * stride] = 0.25f * lo + 0.5f * line[std::size_t(i)] + 0.25f * hi;
+        v[base + std::size_t(i) * stride] = w * lo + (1 - 2 * w) * line[std::size_t(i)] + w * hi;
       }
     }
 }
@@ -102,6 +104,8 @@ PhantomPatient make_patient(const PhantomConfig& config, int index, const std::s
   Disease disease;
   make_disease(g, warp, disease_rng, marks, side == "right", pt.tissue, pt.nodes, pt.features,
                disease);
+  const Vec3 hilum = side == "right" ? marks.hilum_right : marks.hilum_left;
+  pt.hilum = {hilum.l, hilum.p, hilum.s};
 
   // HU of each tissue for this patient.
   std::array<double, kTissueCount> hu{};
@@ -139,7 +143,11 @@ PhantomPatient make_patient(const PhantomConfig& config, int index, const std::s
         const double h = std::min<double>(disease.halo_count[idx], phases - s * phases) / phases;
         pt.ct[idx] = float(s * tumour_hu + h * glass_hu + (1 - s - h) * v);
       }
-  for (int a = 0; a < 3; ++a) blur_axis(pt.ct, g, a);
+  // In-plane: a ~1 mm point spread (weight 0.25 at 1 mm voxels, less at coarser ones); along z
+  // the slice profile: each slice sees a quarter of each neighbour (partial volume).
+  for (int a = 0; a < 2; ++a)
+    blur_axis(pt.ct, g, a, float(0.25 * std::min(1.0, 1.0 / config.spacing[a])));
+  blur_axis(pt.ct, g, 2, 0.25f);
   for (std::size_t i = 0; i < n; ++i)
     pt.ct[i] =
         float(std::clamp(std::round(pt.ct[i] + noise_sd * noise_rng.normal()), -1024.0, 3071.0));

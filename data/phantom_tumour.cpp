@@ -3,9 +3,9 @@
 //
 // Rules:
 // - Primary: in the chosen lung, centred within 100 mm of that side's hilum (stage III disease
-//   is mostly central), its core in lung; radius 12-30 mm. Shape: an ellipsoid (axis ratios
+//   is mostly central), its core in lung; radius 10-26 mm. Shape: an ellipsoid (axis ratios
 //   0.75-1.25, random orientation) whose boundary is lobulated (6 smooth bumps) and spiculated
-//   (2-5 narrow spikes in squamous-like tumours, 0-2 in adenocarcinoma-like ones). 45% are
+//   (3-7 narrow spikes in squamous-like tumours, 0-2 in adenocarcinoma-like ones). 45% are
 //   adenocarcinoma-like and show a ground-glass halo (3-6 mm, -500 to -300 HU) in the lung
 //   around the solid part; the halo is visible but not part of the GTV.
 // - Nodes: 0 (15%), 1 (50%) or 2 (35%) involved nodes (short axis 10-25 mm) at stations that
@@ -44,7 +44,7 @@ struct Lesion {
     if (q < 1e-9) return 0;
     const Vec3 u = v * (1 / (q * radius));
     double b = 1;
-    for (const auto& [dir, h] : lobes) b += h * std::exp(4 * (u.dot(dir) - 1));
+    for (const auto& [dir, h] : lobes) b += h * std::exp(3 * (u.dot(dir) - 1));
     for (const auto& [dir, h] : spikes) b += h * std::exp(160 * (u.dot(dir) - 1));
     return q / b;
   }
@@ -67,10 +67,10 @@ Lesion draw_lesion(Rng& rng, const Vec3& centre, double radius, bool ground_glas
   const Vec3 c{a.p * b.s - a.s * b.p, a.s * b.l - a.l * b.s, a.l * b.p - a.p * b.l};
   t.axes = {a, b, c};
   t.scale = {rng.uniform(0.75, 1.25), rng.uniform(0.75, 1.25), rng.uniform(0.75, 1.25)};
-  for (int i = 0; i < 6; ++i) t.lobes.push_back({random_direction(rng), rng.uniform(-0.12, 0.22)});
-  const int spikes = ground_glass ? rng.below(3) : 2 + rng.below(4);
+  for (int i = 0; i < 6; ++i) t.lobes.push_back({random_direction(rng), rng.uniform(-0.2, 0.35)});
+  const int spikes = ground_glass ? rng.below(3) : 3 + rng.below(5);
   for (int i = 0; i < spikes; ++i)
-    t.spikes.push_back({random_direction(rng), rng.uniform(0.25, 0.6)});
+    t.spikes.push_back({random_direction(rng), rng.uniform(0.3, 0.8)});
   return t;
 }
 
@@ -121,7 +121,7 @@ void make_disease(const Grid& g, const Warp& w, Rng& rng, const Landmarks& m, bo
                   PatientFeatures& f, Disease& out) {
   f.side = right ? "right" : "left";
   f.ground_glass = rng.chance(0.45);
-  double radius = rng.uniform(12, 30);
+  double radius = rng.uniform(10, 26);
   Vec3 centre;
   while (!place_primary(g, tissue, m, rng, right, radius, centre)) {
     radius *= 0.8;
@@ -132,6 +132,7 @@ void make_disease(const Grid& g, const Warp& w, Rng& rng, const Landmarks& m, bo
   f.primary_radius_mm = radius;
   const Lesion primary = draw_lesion(rng, centre, radius, f.ground_glass);
   const double halo_mm = f.ground_glass ? rng.uniform(3, 6) : 0;
+  f.halo_mm = halo_mm;
 
   // Motion by height: lower lobes move most.
   const double upper = m.carina_s - 15, lower = m.carina_s - 55;
