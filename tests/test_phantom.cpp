@@ -60,7 +60,7 @@ std::int64_t count(const std::vector<std::uint8_t>& m) {
 
 }  // namespace
 
-TEST_CASE("the same seed gives the same patient; another seed or index another one") {
+TEST_CASE("the same seed gives the same patient and another seed or index another one") {
   const PhantomPatient a = make_patient(small_config(), 1, "right");
   const PhantomPatient& b = patient(1);  // made separately, maybe after others
   CHECK(a.ct == b.ct);
@@ -73,7 +73,7 @@ TEST_CASE("the same seed gives the same patient; another seed or index another o
   CHECK(patient(0).ct != a.ct);
 }
 
-TEST_CASE("every array covers the grid, stored in LPS with a valid geometry") {
+TEST_CASE("every array covers the grid stored in LPS with a valid geometry") {
   const PhantomPatient& p = patient(0);
   const std::size_t n = p.geometry.voxel_count();
   CHECK(n == std::size_t(96 * 80 * 48));
@@ -87,7 +87,7 @@ TEST_CASE("every array covers the grid, stored in LPS with a valid geometry") {
   CHECK(p.geometry.header.qform_code > 0);
 }
 
-TEST_CASE("the reference CTV holds the iGTV and stays out of bone, heart, vessels, esophagus") {
+TEST_CASE("the reference CTV holds the iGTV and stays out of bone heart vessels and esophagus") {
   for (int i = 0; i < 3; ++i) {
     CAPTURE(i);
     const PhantomPatient& p = patient(i);
@@ -223,7 +223,7 @@ TEST_CASE("the manifest reads back as a cohort with the planned sides and splits
   }
 }
 
-TEST_CASE("the rule without its variation recovers the reference; the switch turns it off") {
+TEST_CASE("the rule without its variation recovers the reference and a switch turns it off") {
   double sum = 0;
   for (int i = 0; i < 3; ++i) {
     CAPTURE(i);
