@@ -11,6 +11,8 @@
 // - Attribute integers keep their 64 bits whatever their signedness (is_signed says which HDF5
 //   type they were or will be stored as); floats are held as double (float32 widens exactly).
 // - Nothing is printed: HDF5's own error printing is switched off before every call.
+// - Not thread-safe: Debian's serial HDF5 has one global state; read and write from one
+//   thread at a time.
 #pragma once
 
 #include <cstdint>
