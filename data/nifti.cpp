@@ -193,6 +193,12 @@ std::array<int, 3> spatial_dims(const nifti_1_header& h, const fs::path& file) {
   if (extra)
     fail(file, "has " + std::to_string(n) + " dimensions (" + all.str() +
                    "); only 3-D images are accepted (extra dimensions must be 1)");
+  // A hostile or damaged header must not make us allocate what it claims.
+  const std::uint64_t voxels = std::uint64_t(d[0]) * std::uint64_t(d[1]) * std::uint64_t(d[2]);
+  if (voxels > kMaxNiftiVoxels)
+    fail(file, "claims " + all.str() + " = " + std::to_string(voxels) +
+                   " voxels, more than the " + std::to_string(kMaxNiftiVoxels) +
+                   " this reader accepts");
   return d;
 }
 
@@ -284,15 +290,20 @@ std::vector<unsigned char> read_image_bytes(const fs::path& file, const nifti_im
   gzbuffer(gz.get(), 1 << 18);
   if (gzseek(gz.get(), nim.iname_offset, SEEK_SET) != nim.iname_offset)
     fail(file, "is truncated or corrupt: cannot reach the image data");
-  std::vector<unsigned char> bytes(need);
+  // The buffer grows with the bytes that actually arrive, so a compressed file whose header
+  // claims more than it holds is refused as truncated without allocating the claim.
+  std::vector<unsigned char> bytes;
+  bytes.reserve(std::min<std::size_t>(need, std::size_t(1) << 26));
   std::size_t got = 0;
   while (got < need) {
-    const unsigned chunk = static_cast<unsigned>(std::min<std::size_t>(need - got, 1u << 30));
-    const int r = gzread(gz.get(), bytes.data() + got, chunk);
+    const std::size_t chunk = std::min<std::size_t>(need - got, std::size_t(1) << 26);
+    bytes.resize(got + chunk);
+    const int r = gzread(gz.get(), bytes.data() + got, static_cast<unsigned>(chunk));
     if (r < 0) fail(file, "is corrupt: " + zlib_message(gz.get()));
-    if (r == 0) break;
     got += std::size_t(r);
+    if (std::size_t(r) < chunk) break;
   }
+  bytes.resize(got);
   if (got < need)
     fail(file, "is truncated: the image data holds " + std::to_string(got) + " of " +
                    std::to_string(need) + " bytes");

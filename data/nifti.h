@@ -72,11 +72,15 @@ struct Volume {
   }
 };
 
+// The largest image read_nifti accepts: 2^30 voxels (4 GiB as float32; a 512x512x4096 CT).
+inline constexpr std::uint64_t kMaxNiftiVoxels = std::uint64_t(1) << 30;
+
 // Reads a .nii or .nii.gz file.
 // throws NiftiError naming the file when: its name does not end in .nii or .nii.gz; it does
 //   not exist or cannot be read; it is not NIfTI-1 (NIfTI-2, Analyze, .hdr/.img pair, not an
 //   image); it has more than 3 non-singleton dimensions; its datatype is not one of
-//   uint8/int16/int32/float32/float64; neither sform nor qform code is set; the affine is
+//   uint8/int16/int32/float32/float64; it claims more than kMaxNiftiVoxels voxels (refused
+//   before anything is allocated); neither sform nor qform code is set; the affine is
 //   singular (or the qform invalid); it is truncated or its gzip stream is corrupt (CRC
 //   included); or it holds NaN or infinite values (after scaling). Nothing is printed.
 // The message is one line, "FILE: fault".

@@ -3,11 +3,13 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -241,6 +243,75 @@ TEST_CASE("read: every refused file gives one NiftiError line naming the file an
   CHECK(n >= 10);
   CHECK(message_of([] { read_nifti(fixture("expected.json")); }).find("expected.json") !=
         std::string::npos);
+}
+
+// A copy of a small .nii with dim[1..3] replaced, written plain and gzip-compressed.
+void write_with_claimed_dims(const fs::path& plain, const fs::path& out_nii,
+                             const fs::path& out_gz, std::int16_t nx, std::int16_t ny,
+                             std::int16_t nz) {
+  std::ifstream in(plain, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::int16_t dims[3] = {nx, ny, nz};
+  std::memcpy(&bytes[42], dims, sizeof dims);  // dim[1..3]: int16 at offset 40 + 2 i
+  std::ofstream(out_nii, std::ios::binary) << bytes;
+  gzFile gz = gzopen(out_gz.c_str(), "wb");
+  REQUIRE(gz != nullptr);
+  REQUIRE(gzwrite(gz, bytes.data(), unsigned(bytes.size())) == int(bytes.size()));
+  REQUIRE(gzclose(gz) == Z_OK);
+}
+
+TEST_CASE("read: a header claiming a huge image is refused before anything is allocated") {
+  TempDir dir;
+  const Volume v = read_nifti(fixture("mask_ras.nii.gz"));
+  write_nifti(dir.path / "small.nii", v.geometry, v.data, VoxelType::uint8);
+  // Over the cap: refused by the header check, naming the claim.
+  write_with_claimed_dims(dir.path / "small.nii", dir.path / "huge.nii", dir.path / "huge.nii.gz",
+                          2048, 2048, 2048);
+  for (const char* name : {"huge.nii", "huge.nii.gz"}) {
+    const std::string msg = message_of([&] { read_nifti(dir.path / name); });
+    CAPTURE(msg);
+    CHECK(msg.find(std::string(name) + ": claims 2048x2048x2048 = 8589934592 voxels") !=
+          std::string::npos);
+  }
+  // Under the cap but far beyond the bytes present: refused as truncated (the compressed file
+  // is read in bounded chunks, so the 1 GB claim is never allocated).
+  write_with_claimed_dims(dir.path / "small.nii", dir.path / "big.nii", dir.path / "big.nii.gz",
+                          1024, 1024, 1000);
+  for (const char* name : {"big.nii", "big.nii.gz"}) {
+    const std::string msg = message_of([&] { read_nifti(dir.path / name); });
+    CAPTURE(msg);
+    CHECK(msg.find(std::string(name) + ": is truncated") != std::string::npos);
+  }
+}
+
+TEST_CASE("fuzz corpus: every input found by fuzz_nifti is read or refused, nothing else") {
+  // tests/fuzz/README.md: the corpus (and tests/fuzz/known) of the libFuzzer target, replayed
+  // here so that a regression fails without clang. Each file is stored as the target does.
+  TempDir dir;
+  std::size_t n = 0, read = 0;
+  for (const char* sub : {"corpus/nifti", "known/nifti"}) {
+    const fs::path folder = fs::path(CTV_TEST_DATA_DIR) / ".." / "fuzz" / sub;
+    if (!fs::is_directory(folder)) continue;
+    for (const auto& entry : fs::directory_iterator(folder)) {
+      if (!entry.is_regular_file() || entry.path().extension() == ".md") continue;
+      std::ifstream in(entry.path(), std::ios::binary);
+      const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      const bool gz = bytes.size() >= 2 && (unsigned char)bytes[0] == 0x1f &&
+                      (unsigned char)bytes[1] == 0x8b;
+      const fs::path file = dir.path / (gz ? "input.nii.gz" : "input.nii");
+      std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
+      CAPTURE(entry.path().filename().string());
+      ++n;
+      try {
+        const Volume v = read_nifti(file);
+        CHECK(v.data.size() == v.geometry.voxel_count());
+        ++read;
+      } catch (const NiftiError&) {
+      }
+    }
+  }
+  MESSAGE(n << " fuzz inputs, " << read << " read, the rest refused");
+  CHECK(n >= 50);
 }
 
 TEST_CASE("niftilib prints nothing: refused files, reads and writes leave stderr silent") {
