@@ -175,7 +175,11 @@ PreprocessPlan plan_preprocessing(const Geometry& source, const PreprocessConfig
 std::vector<float> to_network_grid(const PreprocessPlan& plan, const Volume& volume,
                                    SampleKind kind, int threads) {
   require_source(plan, volume, "to_network_grid");
-  const Volume canonical = to_canonical(volume, plan.reorientation);
+  // The same voxel permutation, for this volume's own header: files of one patient share a
+  // geometry within SPEC tolerances, not bit for bit, and to_canonical checks the latter.
+  Reorientation reorientation = plan.reorientation;
+  reorientation.source = volume.geometry;
+  const Volume canonical = to_canonical(volume, reorientation);
   const std::vector<float> resampled =
       kind == SampleKind::mask ? resample_mask(canonical.data, plan.resampling, threads)
                                : resample_linear(canonical.data, plan.resampling, threads);

@@ -438,6 +438,11 @@ TEST_CASE("config faults, window, clearance and refused inputs") {
   c.grid = {30, 40, 16};  // crop 5 voxels from each x side: the corner falls out
   CHECK(crop_clearance_mm(plan_preprocessing(g, c), outside) == -5.0);
 
+  // A mask whose header differs within the SPEC tolerance (origin 5e-4 mm off) is accepted.
+  Geometry close = g;
+  close.affine(0, 3) += 5e-4;
+  Volume shifted = random_volume(close, 2);
+  CHECK(to_network_grid(plan, shifted, SampleKind::mask).size() == 40 * 40 * 16);
   Volume wrong = random_volume(ras_geometry({40, 40, 17}, {1, 1, 2.5}), 1);
   CHECK_THROWS_AS(to_network_grid(plan, wrong, SampleKind::image), std::invalid_argument);
   CHECK_THROWS_AS(from_network_grid(plan, std::vector<float>(5)), std::invalid_argument);
