@@ -5,10 +5,13 @@
 // no versioned API macro decides what this file does.
 #include "data/h5_tree.h"
 
+#include <fcntl.h>
 #include <hdf5.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <bit>
+#include <cerrno>
 #include <cstring>
 #include <utility>
 
@@ -470,12 +473,17 @@ Tree read_tree(const fs::path& file, const std::function<void(const Tree&)>& bef
   return tree;
 }
 
-void write_tree(const fs::path& file, const Tree& tree) {
-  silence();
+namespace {
+
+// The whole file built in memory by HDF5's core driver (no backing store): HDF5 itself never
+// touches the disk, so a full disk cannot leave a half-closed file inside the library (which
+// would then crash flushing it at exit); the bytes are written out by write_tree below.
+std::vector<unsigned char> file_image(const fs::path& file, const Tree& tree) {
   Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   // The oldest format that holds everything: any HDF5 >= 1.8 (and h5py) reads it.
   H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_EARLIEST, H5F_LIBVER_LATEST);
-  Handle f(H5Fcreate(file.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, fapl.get()), H5Fclose);
+  H5Pset_fapl_core(fapl.get(), std::size_t{1} << 20, /*backing_store=*/0);
+  Handle f(H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose);
   if (!f.valid()) fail(file, "cannot be created (" + hdf5_error_text() + ")");
   // No timestamps: the same content gives the same bytes.
   Handle gcpl(H5Pcreate(H5P_GROUP_CREATE), H5Pclose);
@@ -509,7 +517,34 @@ void write_tree(const fs::path& file, const Tree& tree) {
     for (const Attribute& a : n.attributes) write_attribute(file, obj.get(), n.path, a);
   }
   if (H5Fflush(f.get(), H5F_SCOPE_GLOBAL) < 0)
-    fail(file, "cannot be written out (" + hdf5_error_text() + "; is the disk full?)");
+    fail(file, "cannot be completed in memory (" + hdf5_error_text() + ")");
+  const ssize_t size = H5Fget_file_image(f.get(), nullptr, 0);
+  if (size <= 0) fail(file, "cannot be completed in memory (" + hdf5_error_text() + ")");
+  std::vector<unsigned char> image(std::size_t(size), 0);
+  if (H5Fget_file_image(f.get(), image.data(), image.size()) != size)
+    fail(file, "cannot be completed in memory (" + hdf5_error_text() + ")");
+  return image;
+}
+
+}  // namespace
+
+void write_tree(const fs::path& file, const Tree& tree) {
+  silence();
+  const std::vector<unsigned char> image = file_image(file, tree);
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) fail(file, std::string("cannot be created: ") + std::strerror(errno));
+  std::size_t done = 0;
+  while (done < image.size()) {
+    const ssize_t n = ::write(fd, image.data() + done, image.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int saved = n < 0 ? errno : ENOSPC;
+      ::close(fd);
+      fail(file, std::string("cannot be written out: ") + std::strerror(saved));
+    }
+    done += std::size_t(n);
+  }
+  if (::close(fd) != 0) fail(file, std::string("cannot be written out: ") + std::strerror(errno));
 }
 
 namespace {

@@ -106,6 +106,8 @@ Tree read_tree(const std::filesystem::path& file,
 // Creates `file` (which must not exist: it is a temporary name) and writes every node:
 // groups, datasets (contiguous, little-endian types, no timestamps) and attributes (strings as
 // variable-length UTF-8 scalars, numbers as int64/uint64/float64, scalar when one value).
+// The file is built in memory and then written with plain POSIX calls, so a disk fault is an
+// exception here and leaves nothing open inside HDF5. The caller removes `file` on failure.
 // requires: the Tree invariants; every array's bytes complete.
 // throws H5FileError naming the file on any fault.
 void write_tree(const std::filesystem::path& file, const Tree& tree);
