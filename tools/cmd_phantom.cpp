@@ -5,7 +5,9 @@
 // and each patient's features) and DIR/<id>/ with ct.nii.gz (int16 HU), igtv.nii.gz,
 // ctv.nii.gz (the reference) and the OAR masks of data/cohort.h (uint8), all in one LPS geometry,
 // each with a provenance sidecar. A folder that exists and is not empty is refused unless
-// --force (which overwrites same-named files and removes nothing). Every file is written
+// --force, which overwrites same-named files and removes what was derived from the replaced
+// patients (pred_*.nii.gz in the folders it rewrites, eval_*.csv in DIR, with their sidecars),
+// so that ctv eval never scores a stale prediction; nothing else is removed. Every file is written
 // atomically and the manifest last, so an interrupted run leaves no cohort.json: nothing partial
 // is ever published as a cohort.
 // --check (while writing) adds DIR/phantom_check.md, phantom_check.csv and phantom_hu.csv
@@ -101,8 +103,25 @@ void write_mask(const fs::path& file, const data::Geometry& g, const std::vector
   write_provenance(file, Provenance{}, force);
 }
 
+// Predictions and scores made from a replaced patient no longer describe it: ctv eval would
+// score a stale pred_expand5 against the new reference. Returns how many files went.
+int remove_stale(const fs::path& dir, const std::string& prefix, const std::string& suffix) {
+  int removed = 0;
+  if (!fs::is_directory(dir)) return 0;
+  std::vector<fs::path> stale;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    const bool match =
+        name.starts_with(prefix) && (name.ends_with(suffix) || name.ends_with(suffix + ".json"));
+    if (match && e.is_regular_file()) stale.push_back(e.path());
+  }
+  for (const fs::path& f : stale) removed += fs::remove(f) ? 1 : 0;
+  return removed;
+}
+
 void write_patient(const fs::path& dir, const ph::PhantomPatient& p, bool force) {
   fs::create_directories(dir);
+  if (force) remove_stale(dir, "pred_", ".nii.gz");
   data::write_nifti(dir / "ct.nii.gz", p.geometry, p.ct, data::VoxelType::int16, force);
   write_provenance(dir / "ct.nii.gz", Provenance{}, force);
   write_mask(dir / "igtv.nii.gz", p.geometry, p.igtv, force);
@@ -173,6 +192,7 @@ int run(const Options& o) {
   }
   if (error) std::rethrow_exception(error);
 
+  if (o.force) remove_stale(dir, "eval_", ".csv");
   write_text(dir / "cohort.json", ph::manifest_json(slots, config, features), o.force);
   const data::Cohort readable = data::read_cohort(dir);  // the manifest reads as any cohort
   const ph::SplitCounts c = ph::split_counts(o.n);

@@ -51,8 +51,14 @@ check "non-empty folder" 1 "$ctv" phantom --out "$c" --n 2 --seed 9 "${grid[@]}"
 lines "non-empty folder: one line" "$err" 1
 has "non-empty folder: message" "$err" "^ctv phantom: error: $c: folder is not empty; nothing written \(use --force"
 [[ $(sha256sum "$c/p001/ct.nii.gz") == "$before" ]] || { echo "FAIL: refused run changed a file"; fail=1; }
+# --force removes what was derived from the replaced patients (a stale expansion would be scored).
+check "eval before --force" 0 "$ctv" eval --cohort "$tmp/again" --method expand5
+touch "$tmp/again/p001/notes.txt"
 check "--force" 0 "$ctv" phantom --out "$tmp/again" --n 2 --seed 9 "${grid[@]}" --force
 has "--force: new manifest" "$tmp/again/cohort.json" '"seed": 9'
+ls "$tmp/again"/p00[12]/pred_expand5.nii.gz* "$tmp/again"/eval_expand5.csv* 2>/dev/null &&
+  { echo "FAIL: --force left stale predictions or scores"; fail=1; }
+[[ -e $tmp/again/p001/notes.txt ]] || { echo "FAIL: --force removed a file it did not derive"; fail=1; }
 
 # Usage errors.
 check "bad size" 2 "$ctv" phantom --out "$tmp/x" --size 96,80
