@@ -1,10 +1,14 @@
-// Backend dispatch: device tag and dtype -> kernel. CPU goes to the reference kernels today.
+// Backend dispatch: device tag and dtype -> kernel. CPU convolutions go to kernels/cpu/fast
+// unless set_cpu_kernels(reference); every other CPU op goes to the reference kernels.
 #include "engine/ops_dispatch.h"
 
+#include <atomic>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/fast/conv3d.h"
+#include "kernels/cpu/fast/conv_transpose3d.h"
 #include "kernels/cpu/reference/batch_norm3d.h"
 #include "kernels/cpu/reference/concat.h"
 #include "kernels/cpu/reference/elementwise.h"
@@ -13,8 +17,12 @@
 namespace ctv::dispatch {
 
 namespace ref = kernels::ref;
+namespace fast = kernels::fast;
 
 namespace {
+
+std::atomic<CpuKernels> g_cpu_kernels{CpuKernels::fast};
+bool use_fast() { return g_cpu_kernels.load(std::memory_order_relaxed) == CpuKernels::fast; }
 
 // Checks the common contract and calls f(T{}) with T the element type of the CPU kernel.
 template <typename F>
@@ -69,6 +77,10 @@ auto n_of(const Tensor& t) { return static_cast<std::size_t>(t.numel()); }
 
 }  // namespace
 
+void set_cpu_kernels(CpuKernels k) { g_cpu_kernels.store(k); }
+CpuKernels cpu_kernels() { return g_cpu_kernels.load(); }
+const char* cpu_kernels_name(CpuKernels k) { return k == CpuKernels::fast ? "fast" : "reference"; }
+
 void add_inplace(Tensor& y, const Tensor& x) {
   if (x.shape() != y.shape())
     throw std::invalid_argument("add_inplace: " + x.describe() + " into " + y.describe());
@@ -109,21 +121,30 @@ void conv3d_fprop(const Conv3dShape& s, const Tensor& x, const Tensor& w, const 
                   Tensor& y) {
   on_float("conv3d_fprop", {&x, &w, bias, &y}, [&](auto tag) {
     using T = decltype(tag);
-    ref::conv3d_fprop<T>(s, x.data<T>(), w.data<T>(), ptr<T>(bias), y.data<T>());
+    if (use_fast())
+      fast::conv3d_fprop(s, x.data<T>(), w.data<T>(), ptr<T>(bias), y.data<T>());
+    else
+      ref::conv3d_fprop<T>(s, x.data<T>(), w.data<T>(), ptr<T>(bias), y.data<T>());
   });
 }
 
 void conv3d_dgrad(const Conv3dShape& s, const Tensor& dy, const Tensor& w, Tensor& dx) {
   on_float("conv3d_dgrad", {&dy, &w, &dx}, [&](auto tag) {
     using T = decltype(tag);
-    ref::conv3d_dgrad<T>(s, dy.data<T>(), w.data<T>(), dx.data<T>());
+    if (use_fast())
+      fast::conv3d_dgrad(s, dy.data<T>(), w.data<T>(), dx.data<T>());
+    else
+      ref::conv3d_dgrad<T>(s, dy.data<T>(), w.data<T>(), dx.data<T>());
   });
 }
 
 void conv3d_wgrad(const Conv3dShape& s, const Tensor& x, const Tensor& dy, Tensor& dw) {
   on_float("conv3d_wgrad", {&x, &dy, &dw}, [&](auto tag) {
     using T = decltype(tag);
-    ref::conv3d_wgrad<T>(s, x.data<T>(), dy.data<T>(), dw.data<T>(), nullptr);
+    if (use_fast())
+      fast::conv3d_wgrad(s, x.data<T>(), dy.data<T>(), dw.data<T>(), static_cast<T*>(nullptr));
+    else
+      ref::conv3d_wgrad<T>(s, x.data<T>(), dy.data<T>(), dw.data<T>(), nullptr);
   });
 }
 
@@ -131,7 +152,10 @@ void conv_transpose3d_fprop(const ConvTranspose3dShape& s, const Tensor& x, cons
                             const Tensor* bias, Tensor& y) {
   on_float("conv_transpose3d_fprop", {&x, &w, bias, &y}, [&](auto tag) {
     using T = decltype(tag);
-    ref::conv_transpose3d_fprop<T>(s, x.data<T>(), w.data<T>(), ptr<T>(bias), y.data<T>());
+    if (use_fast())
+      fast::conv_transpose3d_fprop(s, x.data<T>(), w.data<T>(), ptr<T>(bias), y.data<T>());
+    else
+      ref::conv_transpose3d_fprop<T>(s, x.data<T>(), w.data<T>(), ptr<T>(bias), y.data<T>());
   });
 }
 
@@ -139,7 +163,10 @@ void conv_transpose3d_dgrad(const ConvTranspose3dShape& s, const Tensor& dy, con
                             Tensor& dx) {
   on_float("conv_transpose3d_dgrad", {&dy, &w, &dx}, [&](auto tag) {
     using T = decltype(tag);
-    ref::conv_transpose3d_dgrad<T>(s, dy.data<T>(), w.data<T>(), dx.data<T>());
+    if (use_fast())
+      fast::conv_transpose3d_dgrad(s, dy.data<T>(), w.data<T>(), dx.data<T>());
+    else
+      ref::conv_transpose3d_dgrad<T>(s, dy.data<T>(), w.data<T>(), dx.data<T>());
   });
 }
 
@@ -147,7 +174,11 @@ void conv_transpose3d_wgrad(const ConvTranspose3dShape& s, const Tensor& x, cons
                             Tensor& dw) {
   on_float("conv_transpose3d_wgrad", {&x, &dy, &dw}, [&](auto tag) {
     using T = decltype(tag);
-    ref::conv_transpose3d_wgrad<T>(s, x.data<T>(), dy.data<T>(), dw.data<T>(), nullptr);
+    if (use_fast())
+      fast::conv_transpose3d_wgrad(s, x.data<T>(), dy.data<T>(), dw.data<T>(),
+                                   static_cast<T*>(nullptr));
+    else
+      ref::conv_transpose3d_wgrad<T>(s, x.data<T>(), dy.data<T>(), dw.data<T>(), nullptr);
   });
 }
 

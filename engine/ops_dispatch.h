@@ -1,7 +1,8 @@
 // The dispatch layer: one function per kernel, on Tensors, choosing the backend kernel by the
 // tensors' device tag and dtype at run time (dlib's tt:: idea, without its compile-time
-// backend choice). Today every CPU call goes to kernels/cpu/reference; fast CPU and CUDA
-// kernels slot in here, behind the same signatures, and the ops above never change.
+// backend choice). CPU calls go to kernels/cpu/fast for the ops that have a fast kernel
+// (conv3d and conv_transpose3d, float32; set_cpu_kernels picks), to kernels/cpu/reference
+// otherwise; CUDA kernels slot in here, behind the same signatures, and the ops never change.
 //
 // Common contract of every function here:
 // requires: all tensors defined, dense (is_contiguous()), on one device, of one floating dtype
@@ -20,6 +21,14 @@
 #include "kernels/cpu/reference/max_pool3d.h"
 
 namespace ctv::dispatch {
+
+// Which CPU kernels run the ops that have both: the fast ones (default) or the reference (the
+// spec; for tests and side-by-side benchmarks). Process-wide; not to be changed while an op
+// runs. float64 always runs on the reference.
+enum class CpuKernels { reference, fast };
+void set_cpu_kernels(CpuKernels k);
+CpuKernels cpu_kernels();
+const char* cpu_kernels_name(CpuKernels k);  // "reference" or "fast"
 
 using kernels::ref::AdamHyper;
 using kernels::ref::AmgmSums;

@@ -1,0 +1,47 @@
+// Fast CPU 3-D convolution: implicit GEMM over NDHWC activations and KTRSC weights, checked
+// against kernels/cpu/reference/conv3d.h (the spec: same shapes, same contracts, same layouts).
+//
+// float32: register-blocked micro-kernels of the active instruction-set level (isa.h), threads
+// from parallel.h. Every shape is handled; the U-Net's 3x3x3 pad 1 and 1x1x1 convolutions take
+// the same path as any other stride-1 shape, the first layer's C=2 included (see
+// conv_microkernels.h: a row of taps is one contiguous S*C segment).
+//   fprop: the input is copied into a zero-padded buffer (skipped when there is no padding),
+//          then y = direct convolution with the weights packed into panels.
+//   dgrad: dy is placed into a zero buffer dilated by the stride and offset by T-1-pad, then
+//          dx = fprop of that buffer with the weights flipped and transposed (KTRSC -> CTRSK).
+//   wgrad: rows of output pixels split into fixed-size chunks that depend on the shape only;
+//          each chunk sums its rows into its own partial dw in float, and the partials are
+//          added in chunk order in double.
+// float64 calls go to the reference kernels.
+// Outputs are overwritten (=), never accumulated into. Results are bit-identical whatever the
+// thread count (each output is written by one chunk; wgrad's reduction order is fixed by the
+// shape) but differ between instruction-set levels (FMA or not, vector width) and from the
+// reference by float rounding: |fast - ref| <~ L * 2^-24 * sum|terms| with L the reduction length.
+#pragma once
+#include "kernels/cpu/reference/conv3d.h"
+
+namespace ctv::kernels::fast {
+
+using ref::Conv3dShape;
+
+// requires/ensures: as ref::conv3d_fprop (throws std::invalid_argument on a bad shape or a
+//                   null required buffer); scratch memory: a padded copy of x when padded.
+void conv3d_fprop(const Conv3dShape& shape, const float* x, const float* w, const float* bias,
+                  float* y);
+void conv3d_fprop(const Conv3dShape& shape, const double* x, const double* w, const double* bias,
+                  double* y);
+
+// requires/ensures: as ref::conv3d_dgrad; scratch: dy dilated and padded (skipped for stride 1
+//                   with pad = T-1), the transposed weights.
+void conv3d_dgrad(const Conv3dShape& shape, const float* dy, const float* w, float* dx);
+void conv3d_dgrad(const Conv3dShape& shape, const double* dy, const double* w, double* dx);
+
+// requires/ensures: as ref::conv3d_wgrad (dbias null or K, summed in double as the
+//                   reference does); scratch: the padded x and at most 64 partial dw (and at
+//                   most ~64 MiB of them unless dw alone is larger).
+void conv3d_wgrad(const Conv3dShape& shape, const float* x, const float* dy, float* dw,
+                  float* dbias);
+void conv3d_wgrad(const Conv3dShape& shape, const double* x, const double* dy, double* dw,
+                  double* dbias);
+
+}  // namespace ctv::kernels::fast

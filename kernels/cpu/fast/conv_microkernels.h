@@ -1,0 +1,67 @@
+// The per-ISA inner loops of the fast convolutions: register-blocked tiles over raw float
+// buffers, one table of function pointers per instruction-set level (conv_microkernels_*.cpp,
+// all built from conv_microkernels_body.inc). The op files (conv3d.cpp, conv_transpose3d.cpp)
+// prepare buffers, pack weights, split work with parallel_for and call these; nothing here
+// allocates or threads.
+//
+// The one GEMM view every entry point shares ("direct" convolution over a prepared input in
+// which every tap is in range, i.e. padding already materialised as zeros):
+//   out[row][q][k] = bias[k] + sum_{t<T, r<R, j<S*C} in(row, t, r)[q*sw*C + j] * w[k][t][r][j]
+//   in(row, t, r) = in + n*in_image + (z*sd + t)*in_plane + (p*sh + r)*in_row,
+//   row = (n*Z + z)*P + p.
+// For fixed (t, r) the S*C reduction index j is contiguous in both the input row and KTRSC
+// weights, so a row of taps is one contiguous segment (the first layer's C=2 gives segments of
+// S*C=6, not 3 of 2).
+//
+// Packed weights ("panel" layout, built by pack_weight_panels in conv3d.cpp): output channels
+// in blocks of k_block = 2 vectors; block b at offset b*k_block*L (L = T*R*S*C), laid out
+// [l][wb] with wb = the block's width rounded up to whole vectors, zero beyond K.
+#pragma once
+#include <cstdint>
+
+namespace ctv::kernels::fast {
+
+struct DirectConvArgs {
+  const float* in;                          // prepared input (see above); no alignment required
+  std::int64_t in_row, in_plane, in_image;  // strides in floats of h, d and n
+  int C, T, R, S;                           // input channels, taps
+  int sd, sh, sw;                           // strides
+  int Z, P, Q, K;                           // output depth, height, width, channels
+  const float* wpack;                       // fprop: packed panels; wgrad: unused
+  const float* bias;                        // fprop: null or K; wgrad: unused
+  float* out;                               // fprop: [rows][Q][K], overwritten
+  const float* dy;                          // wgrad: [rows][Q][K]; fprop: unused
+};
+
+// conv_transpose3d with stride == kernel and no padding (no overlap): one GEMM whose columns
+// are (t, r, s, k), each output written once:
+//   y[n][d*T+t][h*R+r][w*S+s][k] = bias[k] + sum_c x[n][d][h][w][c] * wt[c][t][r][s][k].
+struct ScatterGemmArgs {
+  const float* x;  // [N][D][H][W][C]
+  int D, H, W, C;
+  int T, R, S, K;          // requires: K a multiple of the level's vector width
+  const float* wpack;      // panels of the [T*R*S*K columns][C] matrix (L = C)
+  const float* bias_cols;  // null or T*R*S*K: bias[col % K]
+  float* y;                // [N][D*T][H*R][W*S][K], overwritten
+};
+
+struct ConvMicrokernels {
+  const char* name;
+  int vec_width;  // floats per vector
+  int k_block;    // packed panel width: 2 vectors
+  // Rows [row_begin, row_end) of out (rows = N*Z*P), overwritten.
+  void (*fprop_rows)(const DirectConvArgs& a, std::int64_t row_begin, std::int64_t row_end);
+  // partial[k][t][r][j] += sum over rows [row_begin, row_end) and q, in that order, of
+  // dy[row][q][k] * in(row, t, r)[q*sw*C + j]. Each element is one float sum in a fixed order,
+  // so the result depends only on the rows given, not on how a caller groups calls.
+  void (*wgrad_rows)(const DirectConvArgs& a, std::int64_t row_begin, std::int64_t row_end,
+                     float* partial);
+  // Input rows [row_begin, row_end) (rows = N*D*H) of the scatter GEMM.
+  void (*scatter_gemm_rows)(const ScatterGemmArgs& a, std::int64_t row_begin, std::int64_t row_end);
+};
+
+const ConvMicrokernels& conv_microkernels_portable();
+const ConvMicrokernels& conv_microkernels_avx2();    // only on CPUs with AVX2 and FMA
+const ConvMicrokernels& conv_microkernels_avx512();  // only on CPUs with AVX-512 F
+
+}  // namespace ctv::kernels::fast
