@@ -3,6 +3,7 @@
 #include "engine/ops_dispatch.h"
 
 #include <atomic>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -21,7 +22,15 @@ namespace fast = kernels::fast;
 
 namespace {
 
-std::atomic<CpuKernels> g_cpu_kernels{CpuKernels::fast};
+// CTV_CPU_KERNELS=reference (or fast) sets the start value: side-by-side runs of any command.
+CpuKernels initial_cpu_kernels() {
+  const char* env = std::getenv("CTV_CPU_KERNELS");
+  if (!env || !*env || std::string(env) == "fast") return CpuKernels::fast;
+  if (std::string(env) == "reference") return CpuKernels::reference;
+  throw std::invalid_argument(std::string("CTV_CPU_KERNELS = '") + env +
+                              "' is neither 'fast' nor 'reference'");
+}
+std::atomic<CpuKernels> g_cpu_kernels{initial_cpu_kernels()};
 bool use_fast() { return g_cpu_kernels.load(std::memory_order_relaxed) == CpuKernels::fast; }
 
 // Checks the common contract and calls f(T{}) with T the element type of the CPU kernel.

@@ -24,7 +24,9 @@ namespace ctv::dispatch {
 
 // Which CPU kernels run the ops that have both: the fast ones (default) or the reference (the
 // spec; for tests and side-by-side benchmarks). Process-wide; not to be changed while an op
-// runs. float64 always runs on the reference.
+// runs. float64 always runs on the reference. The environment variable CTV_CPU_KERNELS
+// (fast | reference) sets the value at start-up; another value stops the program at start-up
+// with std::invalid_argument naming the variable.
 enum class CpuKernels { reference, fast };
 void set_cpu_kernels(CpuKernels k);
 CpuKernels cpu_kernels();

@@ -5,10 +5,11 @@
 // First pass from /init: the output, the AM-GM loss, every parameter gradient and the batch-norm
 // running estimates. Then 10 Adam steps from /init: the 10 losses, every parameter and buffer
 // afterwards and the eval-mode output. In float64 (tolerance 1e-6) and in float32 (the file's
-// float64 values rounded; tolerance 1e-4). Errors are ||ours - ref|| / max(||ref||, 1e-12) per
-// tensor, except for the conv biases in front of a batch norm: their exact gradient is 0 and
-// both sides hold rounding noise, so they are compared with an absolute tolerance (README).
-// Every measured error is printed.
+// float64 values rounded; tolerance 1e-4), float32 both on the reference convolution kernels and on
+// the fast ones (kernels/cpu/fast; see kFloat32Fast for their tolerance). Errors are ||ours - ref||
+// / max(||ref||, 1e-12) per tensor, except for the conv biases in front of a batch norm: their
+// exact gradient is 0 and both sides hold rounding noise, so they are compared with an absolute
+// tolerance (README). Every measured error is printed.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "engine/ops.h"
+#include "engine/ops_dispatch.h"
 #include "engine/optim.h"
 #include "golden_unet_load.h"
 #include "unet3d/unet3d.h"
@@ -33,6 +35,8 @@ struct Tolerances {
   double rel;                  // every relative comparison
   double pre_norm_bias_grad;   // absolute, gradients of conv biases before a batch norm
   double pre_norm_bias_final;  // absolute, those biases after the Adam steps
+  double rel_after_steps;      // parameters, running estimates and eval output after the steps
+  dispatch::CpuKernels conv_kernels = dispatch::CpuKernels::reference;
 };
 
 // float64: a float64 engine should agree to ~1e-12 (README); 1e-6 is the bound we hold it to.
@@ -40,8 +44,26 @@ struct Tolerances {
 // moves those biases by ~lr x 1e-16 / eps per step: their final values are ~1e-12.
 // float32: their gradients are float32 rounding noise (torch float32: up to 3e-8) and Adam
 // with eps 1e-7 moves them by up to ~1e-4 in ten steps (README); the batch norm cancels them.
-constexpr Tolerances kFloat64{DType::f64, "float64", 1e-6, 1e-12, 1e-10};
-constexpr Tolerances kFloat32{DType::f32, "float32", 1e-4, 1e-7, 1e-4};
+constexpr Tolerances kFloat64{DType::f64, "float64", 1e-6, 1e-12, 1e-10, 1e-6};
+constexpr Tolerances kFloat32{DType::f32, "float32", 1e-4, 1e-7, 1e-4, 1e-4};
+// float32 on the fast convolutions, which sum in float (the reference sums in double and rounds
+// once): the first pass holds 1e-4 (measured: output 2.7e-7, gradients 1.5e-6). After ten Adam
+// steps the state holds only 1e-1 (measured 3.4e-2 on AVX2/AVX-512, 2.9e-2 portable, at batch-norm
+// biases; eval output 5e-4, losses 5e-5): Adam with eps 1e-7 turns each gradient component into
+// a step of about lr whatever its size, so float rounding in components near zero moves
+// parameters by O(lr), and ReLU / max-pool decisions near their kinks then flip. The portable
+// and FMA levels round differently yet land equally far from the file, and every fast kernel
+// matches the reference to float rounding (tests/test_kernels_fast_conv.cpp): this is the
+// float32 training's sensitivity, not a kernel error.
+constexpr Tolerances kFloat32Fast{
+    DType::f32, "float32 fast", 1e-4, 1e-7, 1e-4, 1e-1, dispatch::CpuKernels::fast};
+
+// Runs the test on t's convolution kernels, restoring the process-wide choice afterwards.
+struct ConvKernelsFor {
+  dispatch::CpuKernels before = dispatch::cpu_kernels();
+  explicit ConvKernelsFor(const Tolerances& t) { dispatch::set_cpu_kernels(t.conv_kernels); }
+  ~ConvKernelsFor() { dispatch::set_cpu_kernels(before); }
+};
 
 // The largest error over a set of tensors and which tensor it came from.
 struct Worst {
@@ -115,6 +137,7 @@ void compare_state(UNet3D& net, const Problem& p, const std::vector<std::string>
 }
 
 void first_pass(const Tolerances& t) {
+  const ConvKernelsFor kernels(t);
   Problem p(t.dtype);
   UNet3D net(golden_unet::config_from_file(p.file, t.dtype));
   golden_unet::load_state(net, p.file, "/init");
@@ -153,6 +176,7 @@ void first_pass(const Tolerances& t) {
 }
 
 void adam_steps(const Tolerances& t) {
+  const ConvKernelsFor kernels(t);
   Problem p(t.dtype);
   UNet3D net(golden_unet::config_from_file(p.file, t.dtype));
   golden_unet::load_state(net, p.file, "/init");
@@ -182,7 +206,7 @@ void adam_steps(const Tolerances& t) {
   const std::vector<std::string> keys = golden_unet::state_keys(net);
   CHECK(p.file.list("/final").size() == keys.size());
   StateErrors fin;
-  compare_state(net, p, keys, "/final", false, true, t.rel, t.pre_norm_bias_final, fin);
+  compare_state(net, p, keys, "/final", false, true, t.rel_after_steps, t.pre_norm_bias_final, fin);
   report(t, "params + running vars after 10 steps (46)", fin.rel.error, "rel", fin.rel.name);
   report(t, "pre-norm conv biases after 10 steps (10)", fin.bias_abs.error, "abs",
          fin.bias_abs.name);
@@ -193,7 +217,7 @@ void adam_steps(const Tolerances& t) {
   const Var y = net.forward(Var(p.input), false);
   const double eval_err = golden_unet::relative_error(y.value(), p.ref("/eval_output"));
   report(t, "eval-mode output after 10 steps", eval_err, "rel");
-  CHECK(eval_err <= t.rel);
+  CHECK(eval_err <= t.rel_after_steps);
 }
 
 }  // namespace
@@ -232,4 +256,10 @@ TEST_CASE("golden unet: float32 first pass (output, loss, gradients, running est
 }
 TEST_CASE("golden unet: float32 10 Adam steps (losses, final state, eval output)") {
   adam_steps(kFloat32);
+}
+TEST_CASE("golden unet: float32 fast kernels first pass (output, loss, gradients, running)") {
+  first_pass(kFloat32Fast);
+}
+TEST_CASE("golden unet: float32 fast kernels 10 Adam steps (losses, final state, eval output)") {
+  adam_steps(kFloat32Fast);
 }
