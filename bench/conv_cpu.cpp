@@ -152,11 +152,13 @@ int main(int argc, char** argv) {
       const double after = with_ref ? rel_err(got, want) : 0.0;
       const bool ok = !with_ref || (before < 1e-4 && after < 1e-4);
       failures += !ok;
-      std::printf(
-          "conv3d %s | fast %s %d thread%s | %10.3f ms (mean %.3f) | %8.2f GFLOP/s | max err / "
-          "max |ref| %.1e%s\n",
-          op.name, fast::cpu_isa_name(isa), th, th == 1 ? " " : "s", best * 1e3, total / reps * 1e3,
-          gflop / best, std::max(before, after), ok ? "" : "  MISMATCH against the reference");
+      char check[96] = "not checked (--no-ref)";
+      if (with_ref)
+        std::snprintf(check, sizeof check, "max err / max |ref| %.1e%s", std::max(before, after),
+                      ok ? "" : "  MISMATCH against the reference");
+      std::printf("conv3d %s | fast %s %d thread%s | %10.3f ms (mean %.3f) | %8.2f GFLOP/s | %s\n",
+                  op.name, fast::cpu_isa_name(isa), th, th == 1 ? " " : "s", best * 1e3,
+                  total / reps * 1e3, gflop / best, check);
     }
   }
   return failures == 0 ? 0 : 1;
