@@ -51,7 +51,7 @@ case "$mode" in
   test)
     ctest --test-dir build --output-on-failure --parallel "$jobs"
     configure_and_build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCTV_SANITIZE=ON -DCTV_CUDA=OFF
-    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions="$root/tools/lsan.supp" UBSAN_OPTIONS=print_stacktrace=1 \
       ctest --test-dir build-asan --output-on-failure --parallel "$jobs"
     echo "bootstrap: all tests passed in the Release and sanitizer builds ($(($(date +%s) - start)) s in all)"
     ;;
