@@ -19,19 +19,18 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <sstream>
 #include <thread>
 
-#include "data/atomic_file.h"
 #include "data/cohort.h"
 #include "data/nifti.h"
 #include "data/phantom.h"
 #include "data/phantom_check.h"
 #include "data/phantom_cohort.h"
 #include "tools/command.h"
+#include "tools/metric_table.h"
 #include "tools/progress.h"
 #include "tools/provenance.h"
 
@@ -81,19 +80,6 @@ std::array<T, 3> parse_triple(const std::string& text, const char* option) {
   if (bad || count != 3 || text.back() == ',')
     throw UsageError(std::string(option) + " \"" + text + "\": expected 3 numbers x,y,z");
   return v;
-}
-
-void write_text(const fs::path& file, const std::string& text, bool force) {
-  data::write_file_atomically(
-      file,
-      [&](const fs::path& tmp) {
-        std::ofstream out(tmp, std::ios::binary);
-        out << text;
-        out.close();
-        if (!out) throw data::FileWriteError(file.string() + ": cannot be written");
-      },
-      force);
-  write_provenance(file, Provenance{}, force);
 }
 
 void write_mask(const fs::path& file, const data::Geometry& g, const std::vector<std::uint8_t>& m,
@@ -193,7 +179,7 @@ int run(const Options& o) {
   if (error) std::rethrow_exception(error);
 
   if (o.force) remove_stale(dir, "eval_", ".csv");
-  write_text(dir / "cohort.json", ph::manifest_json(slots, config, features), o.force);
+  write_text_output(dir / "cohort.json", ph::manifest_json(slots, config, features), {}, o.force);
   const data::Cohort readable = data::read_cohort(dir);  // the manifest reads as any cohort
   const ph::SplitCounts c = ph::split_counts(o.n);
   const double seconds =
@@ -208,9 +194,9 @@ int run(const Options& o) {
   if (!o.check) return kExitOk;
 
   const ph::CohortCheck s = ph::summarize_check(checks);
-  write_text(dir / "phantom_check.md", ph::check_markdown(checks, s, config), o.force);
-  write_text(dir / "phantom_check.csv", ph::check_csv(checks), o.force);
-  write_text(dir / "phantom_hu.csv", ph::histogram_csv(checks), o.force);
+  write_text_output(dir / "phantom_check.md", ph::check_markdown(checks, s, config), {}, o.force);
+  write_text_output(dir / "phantom_check.csv", ph::check_csv(checks), {}, o.force);
+  write_text_output(dir / "phantom_hu.csv", ph::histogram_csv(checks), {}, o.force);
   std::printf(
       "ctv phantom: check: rule without variation vs reference, mean Dice %.3f (>= 0.95: %s); "
       "best uniform cropped margin %d mm, mean Dice %.3f (< 0.85: %s); report %s\n",

@@ -1,7 +1,5 @@
 #include "tools/provenance.h"
 
-#include <openssl/evp.h>
-
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -14,6 +12,7 @@
 
 #include "ctv/version.h"
 #include "data/atomic_file.h"
+#include "data/sha256.h"
 #include "tools/command.h"
 
 namespace ctv::cli {
@@ -23,26 +22,15 @@ namespace fs = std::filesystem;
 std::string sha256_file(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) throw std::runtime_error(file.string() + ": cannot open to compute its checksum");
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1)
-    throw std::runtime_error("SHA-256 is not available");
+  data::Sha256 sha;
   std::array<char, 1 << 16> buf;
   while (in) {
     in.read(buf.data(), buf.size());
-    if (in.gcount() > 0) EVP_DigestUpdate(ctx.get(), buf.data(), std::size_t(in.gcount()));
+    if (in.gcount() > 0) sha.update(buf.data(), std::size_t(in.gcount()));
   }
   if (in.bad())
     throw std::runtime_error(file.string() + ": read error while computing its checksum");
-  std::array<unsigned char, EVP_MAX_MD_SIZE> md;
-  unsigned len = 0;
-  EVP_DigestFinal_ex(ctx.get(), md.data(), &len);
-  std::string hex;
-  char two[3];
-  for (unsigned i = 0; i < len; ++i) {
-    std::snprintf(two, sizeof two, "%02x", md[i]);
-    hex += two;
-  }
-  return hex;
+  return sha.hex();
 }
 
 namespace {
