@@ -1,13 +1,311 @@
 // ctv bench: kernel and end-to-end benchmarks beside their peers (SPEC section 6).
+//
+//   ctv bench cpu   the U-Net's inference (grid 416x288x128) and training step (96x96x64), and
+//                   every distinct conv layer's fprop, dgrad and wgrad on its U-Net shape
+//   ctv bench conv  fprop, dgrad and wgrad of any conv3d shape
+//
+// A human table goes to stdout, progress to stderr, and with --json the report of
+// bench/README.md (written atomically; an existing file is refused without --force, before
+// any timing). The peer (PyTorch) runs from bench/torch_cpu.py, which reads this report.
+// Exit 1 when a check fails (the table and report are still written, the failure named).
+#include <filesystem>
+#include <iostream>
+#include <set>
+#include <sstream>
+
+#include "kernels/cpu/fast/parallel.h"
+#include "tools/bench_cpu.h"
 #include "tools/command.h"
+#include "tools/metric_table.h"
 
 namespace ctv::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+using bench::ConvOp;
+using bench::Grid;
+
+struct BenchOptions {
+  int threads = 0;  // 0: all cores
+  fs::path json;
+  bool force = false;
+  int repeat = 3;
+  int warmup = 1;
+  bool no_check = false;
+  // cpu
+  std::string cases = "infer,step,conv";
+  std::string grid = "416,288,128";
+  std::string step_grid = "96,96,64";
+  std::string layer_grid;  // empty: the inference grid
+  // conv
+  std::string shape;
+  std::string ops = "fprop,dgrad,wgrad";
+};
+
+std::vector<std::string> split(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+std::vector<int> parse_ints(const std::string& text, const char* option) {
+  std::vector<int> v;
+  for (const std::string& s : split(text)) {
+    std::size_t used = 0;
+    int n = 0;
+    try {
+      n = std::stoi(s, &used);
+    } catch (...) {
+      used = 0;
+    }
+    if (used != s.size() || n < 0)
+      throw UserError(std::string(option) + " '" + text + "': '" + s +
+                      "' is not a non-negative whole number");
+    v.push_back(n);
+  }
+  return v;
+}
+
+Grid parse_grid(const std::string& text, const char* option, const unet3d::UNetConfig& config) {
+  const std::vector<int> v = parse_ints(text, option);
+  const int q = int(config.size_divisor());
+  if (v.size() != 3 || v[0] < 1 || v[1] < 1 || v[2] < 1)
+    throw UserError(std::string(option) + " '" + text + "': give X,Y,Z (voxels, x y z order)");
+  for (int n : v)
+    if (n % q != 0)
+      throw UserError(std::string(option) + " '" + text + "': every size must be a multiple of " +
+                      std::to_string(q) + " (2^(levels-1) for the " +
+                      std::to_string(config.levels) + "-level network)");
+  return Grid{v[0], v[1], v[2]};
+}
+
+std::vector<ConvOp> parse_ops(const std::string& text) {
+  std::vector<ConvOp> ops;
+  for (const std::string& s : split(text)) {
+    if (s == "fprop")
+      ops.push_back(ConvOp::fprop);
+    else if (s == "dgrad")
+      ops.push_back(ConvOp::dgrad);
+    else if (s == "wgrad")
+      ops.push_back(ConvOp::wgrad);
+    else
+      throw UserError("--ops '" + text + "': '" + s + "' is not fprop, dgrad or wgrad");
+  }
+  if (ops.empty()) throw UserError("--ops is empty");
+  return ops;
+}
+
+// Refuses an existing report before any timing (the run may take minutes).
+void check_json_target(const BenchOptions& o) {
+  if (o.json.empty()) return;
+  if (fs::exists(o.json) && !o.force)
+    throw UserError(o.json.string() + ": exists; nothing run (use --force to replace it)");
+  const fs::path dir = o.json.has_parent_path() ? o.json.parent_path() : fs::path(".");
+  if (!fs::is_directory(dir)) throw UserError(o.json.string() + ": folder does not exist");
+}
+
+bench::TimingOptions timing(const BenchOptions& o) {
+  if (o.repeat < 1) throw UserError("--repeat must be at least 1");
+  if (o.warmup < 0) throw UserError("--warmup must not be negative");
+  return {o.warmup, o.repeat, !o.no_check, true};
+}
+
+int finish(const char* command, const bench::Machine& m, const nlohmann::json& settings,
+           const std::vector<bench::Record>& records, const nlohmann::json& summary,
+           const std::string& extra, const BenchOptions& o) {
+  std::cout << bench::report_table(m, records) << extra << std::flush;
+  if (!o.json.empty()) {
+    const nlohmann::json j = bench::report_json(command, m, settings, records, summary);
+    write_text_output(o.json, j.dump(2) + "\n", {}, o.force);
+  }
+  int failed = 0;
+  for (const bench::Record& r : records)
+    if (r.check.ran && !r.check.ok) {
+      std::cerr << "ctv bench " << command << ": error: check failed for " << r.name << ": "
+                << r.check.text << "\n";
+      ++failed;
+    }
+  return failed ? kExitFault : kExitOk;
+}
+
+int run_cpu(const BenchOptions& o) {
+  check_json_target(o);
+  const bench::TimingOptions t = timing(o);
+  const unet3d::UNetConfig config;  // SPEC section 3 defaults: 16-32-64-128-256, batch norm
+  const Grid infer_grid = parse_grid(o.grid, "--grid", config);
+  const Grid step_grid = parse_grid(o.step_grid, "--step-grid", config);
+  const Grid layer_grid =
+      o.layer_grid.empty() ? infer_grid : parse_grid(o.layer_grid, "--layer-grid", config);
+  const std::vector<bench::ConvCase> all_layers = bench::unet_conv_cases(config, layer_grid);
+
+  bool infer = false, step = false;
+  std::vector<bench::ConvCase> layers;
+  std::set<std::string> chosen;
+  for (const std::string& c : split(o.cases)) {
+    if (c == "infer") {
+      infer = true;
+    } else if (c == "step") {
+      step = true;
+    } else if (c == "conv") {
+      for (const auto& l : all_layers) chosen.insert(l.name);
+    } else {
+      bool found = false;
+      for (const auto& l : all_layers)
+        for (const auto& name : l.layers)
+          if (name == c) chosen.insert(l.name), found = true;
+      if (!found) {
+        std::string names;
+        for (const auto& l : all_layers) names += " " + l.name;
+        throw UserError("--cases: '" + c +
+                        "' is not infer, step, conv or a conv layer of the network (distinct "
+                        "shapes:" + names + ")");
+      }
+    }
+  }
+  for (const auto& l : all_layers)
+    if (chosen.count(l.name)) layers.push_back(l);
+  if (!infer && !step && layers.empty()) throw UserError("--cases chose nothing to run");
+  const std::vector<ConvOp> ops = parse_ops(o.ops);
+
+  kernels::fast::set_num_threads(o.threads);
+  const bench::Machine m = bench::machine_now();
+  std::vector<bench::Record> records;
+  if (infer) records.push_back(bench::bench_unet_infer(config, infer_grid, t));
+  if (step) records.push_back(bench::bench_unet_step(config, step_grid, t));
+  for (const auto& l : layers)
+    for (bench::Record& r : bench::bench_conv(l, ops, t)) records.push_back(std::move(r));
+
+  // Where unet_infer's time goes: its convolutions, timed one by one at the same grid.
+  nlohmann::json summary = nlohmann::json::object();
+  std::ostringstream extra;
+  const bool same_grid = layer_grid.x == infer_grid.x && layer_grid.y == infer_grid.y &&
+                         layer_grid.z == infer_grid.z;
+  if (infer && same_grid && layers.size() == all_layers.size()) {
+    double conv_ms = 0, infer_ms = 0;
+    bool all = true;
+    for (const auto& l : all_layers) {
+      bool seen = false;
+      for (const auto& r : records)
+        if (r.kind == "conv" && r.layer == l.name && r.op == "fprop")
+          conv_ms += r.median_ms * double(l.layers.size()), seen = true;
+      all = all && seen;
+    }
+    for (const auto& r : records)
+      if (r.name == "unet_infer") infer_ms = r.median_ms;
+    if (all && infer_ms > 0) {
+      summary["unet_infer_conv_fprop_ms"] = conv_ms;
+      summary["unet_infer_other_ms"] = infer_ms - conv_ms;
+      char buf[256];
+      std::snprintf(buf, sizeof buf,
+                    "unet_infer: the network's conv fprops timed alone sum to %.0f ms (%.0f%% "
+                    "of %.0f ms); the rest (batch norm, ReLU, pooling, concat, sigmoid, "
+                    "allocation) %.0f ms\n",
+                    conv_ms, 100.0 * conv_ms / infer_ms, infer_ms, infer_ms - conv_ms);
+      extra << buf;
+    }
+  }
+  auto grid_json = [](const Grid& g) { return std::vector<int>{g.x, g.y, g.z}; };
+  nlohmann::json settings = {
+      {"threads", m.threads},
+      {"repeat", o.repeat},
+      {"warmup", o.warmup},
+      {"precision", "fp32"},
+      {"layout", "activations NDHWC, conv weights KTRSC, transposed-conv weights CTRSK"},
+      {"flop_formula",
+       "2*MACs of the convolutions only: conv3d 2*N*Z*P*Q*K*T*R*S*C (padding taps "
+       "included) for each of fprop, dgrad, wgrad; conv_transpose3d 2*N*D*H*W*C*T*R*S*K; "
+       "unet_infer = every conv's fprop; unet_step = fprop + wgrad of every conv + dgrad of "
+       "every conv but the first"},
+      {"network",
+       {{"levels", config.levels},
+        {"filters", config.level_filters()},
+        {"norm", unet3d::norm_name(config.norm)},
+        {"in_channels", config.in_channels},
+        {"batch", 1}}},
+      {"grids_xyz",
+       {{"infer", grid_json(infer_grid)},
+        {"step", grid_json(step_grid)},
+        {"layers", grid_json(layer_grid)}}},
+      {"cases", o.cases},
+      {"ops", o.ops},
+      {"adam", {{"lr", 1e-4}, {"beta1", 0.9}, {"beta2", 0.999}, {"eps", 1e-7}}},
+      {"amgm_eps", 1e-5}};
+  return finish("cpu", m, settings, records, summary, extra.str(), o);
+}
+
+int run_conv(const BenchOptions& o) {
+  check_json_target(o);
+  const bench::TimingOptions t = timing(o);
+  const std::vector<int> v = parse_ints(o.shape, "--shape");
+  if (v.size() != 5 && v.size() != 7 && v.size() != 8)
+    throw UserError("--shape '" + o.shape + "': give D,H,W,C,K[,kernel,pad[,stride]]");
+  bench::ConvCase c;
+  try {
+    c = bench::conv_case(v[0], v[1], v[2], v[3], v[4], v.size() > 5 ? v[5] : 3,
+                         v.size() > 5 ? v[6] : 1, v.size() > 7 ? v[7] : 1);
+  } catch (const std::invalid_argument& e) {
+    throw UserError("--shape '" + o.shape + "': " + e.what());
+  }
+  const std::vector<ConvOp> ops = parse_ops(o.ops);
+  kernels::fast::set_num_threads(o.threads);
+  const bench::Machine m = bench::machine_now();
+  const std::vector<bench::Record> records = bench::bench_conv(c, ops, t);
+  nlohmann::json settings = {
+      {"threads", m.threads}, {"repeat", o.repeat},     {"warmup", o.warmup},
+      {"precision", "fp32"},  {"shape_dhwckps", v},     {"ops", o.ops},
+      {"layout", "activations NDHWC, conv weights KTRSC"},
+      {"flop_formula", "2*N*Z*P*Q*K*T*R*S*C (padding taps included) for each op"}};
+  return finish("conv", m, settings, records, nlohmann::json::object(), "", o);
+}
+
+void add_common(CLI::App* app, BenchOptions& o) {
+  app->add_option("--threads", o.threads, "Threads for the fast kernels (default: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  app->add_option("--json", o.json, "Also write the report as JSON (bench/README.md)");
+  app->add_flag("--force", o.force, "Replace an existing --json file (and its sidecar)");
+  app->add_option("--repeat", o.repeat, "Timed runs per case; the median is reported (default 3)");
+  app->add_option("--warmup", o.warmup, "Untimed runs before them (default 1)");
+  app->add_option("--ops", o.ops, "Conv ops to time: any of fprop,dgrad,wgrad (default all)");
+  app->add_flag("--no-check", o.no_check, "Skip the checks against the reference kernels");
+}
+
+}  // namespace
 
 Command add_bench(CLI::App& root) {
   CLI::App* app =
       root.add_subcommand("bench", "Benchmark kernels and the whole network beside their peers");
-  app->allow_extras();
-  return {app, [] { return not_built("bench"); }};
+  app->require_subcommand(1);
+  auto o = std::make_shared<BenchOptions>();
+  auto which = std::make_shared<std::string>();
+
+  CLI::App* cpu = app->add_subcommand(
+      "cpu",
+      "Time the U-Net on the CPU (batch 1, float32): unet_infer on --grid, unet_step (forward, "
+      "AM-GM loss, backward, Adam) on --step-grid, and every distinct conv layer's fprop, "
+      "dgrad and wgrad on --layer-grid. Peer: bench/torch_cpu.py");
+  add_common(cpu, *o);
+  cpu->add_option("--cases", o->cases,
+                  "Comma list of infer, step, conv (every layer) or layer names such as "
+                  "enc.0.conv2 (default infer,step,conv)");
+  cpu->add_option("--grid", o->grid, "Inference grid X,Y,Z in voxels (default 416,288,128)");
+  cpu->add_option("--step-grid", o->step_grid, "Training-step grid X,Y,Z (default 96,96,64)");
+  cpu->add_option("--layer-grid", o->layer_grid,
+                  "Grid X,Y,Z whose U-Net layer shapes the conv cases take (default: --grid)");
+  cpu->callback([which] { *which = "cpu"; });
+
+  CLI::App* conv = app->add_subcommand(
+      "conv", "Time conv3d fprop, dgrad and wgrad (float32, NDHWC/KTRSC, batch 1) of one shape");
+  add_common(conv, *o);
+  conv->add_option("--shape", o->shape,
+                   "D,H,W,C,K[,kernel,pad[,stride]] (tensor order: D = z; default kernel 3, "
+                   "pad 1, stride 1)")
+      ->required();
+  conv->callback([which] { *which = "conv"; });
+
+  return {app, [o, which] { return *which == "conv" ? run_conv(*o) : run_cpu(*o); }};
 }
 
 }  // namespace ctv::cli
