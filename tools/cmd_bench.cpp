@@ -8,6 +8,7 @@
 // bench/README.md (written atomically; an existing file is refused without --force, before
 // any timing). The peer (PyTorch) runs from bench/torch_cpu.py, which reads this report.
 // Exit 1 when a check fails (the table and report are still written, the failure named).
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <set>
@@ -131,6 +132,41 @@ int finish(const char* command, const bench::Machine& m, const nlohmann::json& s
   return failed ? kExitFault : kExitOk;
 }
 
+// Sums the per-layer conv medians the way `unet` (unet_infer or unet_step) runs them: every
+// layer's fprop, and for a step also every layer's wgrad and every dgrad but the first layer's.
+// ensures: summary[unet + "_conv_ms"], summary[unet + "_other_ms"] and a line in `extra` when
+//          every needed record is there; nothing otherwise.
+void conv_share(const std::string& unet, const std::vector<bench::ConvCase>& all_layers,
+                const std::vector<bench::Record>& records, nlohmann::json& summary,
+                std::ostringstream& extra) {
+  const bool step = unet == "unet_step";
+  double conv_ms = 0, total_ms = 0;
+  for (const auto& l : all_layers)
+    for (const char* op : {"fprop", "dgrad", "wgrad"}) {
+      const std::string o = op;
+      if (!step && o != "fprop") continue;
+      double times = double(l.layers.size());
+      if (o == "dgrad") times -= std::count(l.layers.begin(), l.layers.end(), "enc.0.conv1");
+      if (times == 0) continue;
+      bool seen = false;
+      for (const auto& r : records)
+        if (r.kind == "conv" && r.layer == l.name && r.op == o)
+          conv_ms += r.median_ms * times, seen = true;
+      if (!seen) return;
+    }
+  for (const auto& r : records)
+    if (r.name == unet) total_ms = r.median_ms;
+  if (total_ms <= 0) return;
+  summary[unet + "_conv_ms"] = conv_ms;
+  summary[unet + "_other_ms"] = total_ms - conv_ms;
+  char buf[320];
+  std::snprintf(buf, sizeof buf,
+                "%s: its convolutions timed alone sum to %.0f ms (%.0f%% of %.0f ms); the rest "
+                "(batch norm, ReLU, pooling, concat, sigmoid, loss, Adam, allocation) %.0f ms\n",
+                unet.c_str(), conv_ms, 100.0 * conv_ms / total_ms, total_ms, total_ms - conv_ms);
+  extra << buf;
+}
+
 int run_cpu(const BenchOptions& o) {
   check_json_target(o);
   const bench::TimingOptions t = timing(o);
@@ -178,34 +214,13 @@ int run_cpu(const BenchOptions& o) {
   for (const auto& l : layers)
     for (bench::Record& r : bench::bench_conv(l, ops, t)) records.push_back(std::move(r));
 
-  // Where unet_infer's time goes: its convolutions, timed one by one at the same grid.
+  // Where a network case's time goes: its convolutions, timed one by one at the same grid.
   nlohmann::json summary = nlohmann::json::object();
   std::ostringstream extra;
-  const bool same_grid = layer_grid.x == infer_grid.x && layer_grid.y == infer_grid.y &&
-                         layer_grid.z == infer_grid.z;
-  if (infer && same_grid && layers.size() == all_layers.size()) {
-    double conv_ms = 0, infer_ms = 0;
-    bool all = true;
-    for (const auto& l : all_layers) {
-      bool seen = false;
-      for (const auto& r : records)
-        if (r.kind == "conv" && r.layer == l.name && r.op == "fprop")
-          conv_ms += r.median_ms * double(l.layers.size()), seen = true;
-      all = all && seen;
-    }
-    for (const auto& r : records)
-      if (r.name == "unet_infer") infer_ms = r.median_ms;
-    if (all && infer_ms > 0) {
-      summary["unet_infer_conv_fprop_ms"] = conv_ms;
-      summary["unet_infer_other_ms"] = infer_ms - conv_ms;
-      char buf[256];
-      std::snprintf(buf, sizeof buf,
-                    "unet_infer: the network's conv fprops timed alone sum to %.0f ms (%.0f%% "
-                    "of %.0f ms); the rest (batch norm, ReLU, pooling, concat, sigmoid, "
-                    "allocation) %.0f ms\n",
-                    conv_ms, 100.0 * conv_ms / infer_ms, infer_ms, infer_ms - conv_ms);
-      extra << buf;
-    }
+  auto same = [](const Grid& a, const Grid& b) { return a.x == b.x && a.y == b.y && a.z == b.z; };
+  if (layers.size() == all_layers.size()) {
+    if (infer && same(layer_grid, infer_grid)) conv_share("unet_infer", all_layers, records, summary, extra);
+    if (step && same(layer_grid, step_grid)) conv_share("unet_step", all_layers, records, summary, extra);
   }
   auto grid_json = [](const Grid& g) { return std::vector<int>{g.x, g.y, g.z}; };
   nlohmann::json settings = {
