@@ -3,10 +3,14 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 
 namespace ctv::data {
 
@@ -42,6 +46,16 @@ fs::path temporary_name_for(const fs::path& file) {
                                std::to_string(counter++) + ext);
 }
 
+// Testing aid: CTV_TEST_PAUSE_BEFORE_PUBLISH_MS=N sleeps N ms (at most 60 s) between writing
+// the temporary file and publishing it, so that a test can kill the process in the middle of
+// writing a file (tests/cli/train_resume.sh). Unset or 0: no pause.
+static void pause_before_publish() {
+  const char* env = std::getenv("CTV_TEST_PAUSE_BEFORE_PUBLISH_MS");
+  if (!env || !*env) return;
+  const long ms = std::strtol(env, nullptr, 10);
+  if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(std::min(ms, 60000L)));
+}
+
 void write_file_atomically(const fs::path& file, const std::function<void(const fs::path&)>& write,
                            bool overwrite) {
   const fs::path folder = file.parent_path().empty() ? fs::path(".") : file.parent_path();
@@ -56,6 +70,7 @@ void write_file_atomically(const fs::path& file, const std::function<void(const 
   try {
     write(tmp);
     if (!fs::exists(tmp, ec)) throw FileWriteError(file.string() + ": nothing was written");
+    pause_before_publish();
     fsync_path(tmp, O_RDONLY);
     if (overwrite) {
       if (std::rename(tmp.c_str(), file.c_str()) != 0)

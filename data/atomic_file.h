@@ -1,6 +1,7 @@
 // Writing a file so that its final name never holds a partial file: the content goes to a
 // temporary name in the same folder (same extension, so libraries that choose a format by
 // extension still do), is flushed to disk, then renamed over the final name in one step.
+// Testing aid: CTV_TEST_PAUSE_BEFORE_PUBLISH_MS=N pauses N ms before publishing (atomic_file.cpp).
 #pragma once
 
 #include <filesystem>
