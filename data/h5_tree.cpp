@@ -50,6 +50,19 @@ void silence() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
   throw H5FileError(file.string() + ": " + what);
 }
 
+// HDF5's superblock signature at byte `at` of an image.
+bool signature_at(std::span<const std::uint8_t> image, std::size_t at) {
+  static constexpr unsigned char kSignature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+  return at + 8 <= image.size() && std::memcmp(image.data() + at, kSignature, 8) == 0;
+}
+
+// HDF5's rule: the superblock at byte 0 or after a user block of 512 * 2^k bytes.
+bool has_hdf5_signature(std::span<const std::uint8_t> image) {
+  for (std::size_t at = 0; at + 8 <= image.size(); at = at == 0 ? 512 : 2 * at)
+    if (signature_at(image, at)) return true;
+  return false;
+}
+
 // The innermost HDF5 error description, e.g. "truncated file: eof = 1000, ...".
 std::string hdf5_error_text() {
   std::string text;
@@ -434,31 +447,30 @@ Node& Tree::add(const std::string& path, bool is_dataset) {
 
 // ---- read, write, hash ----------------------------------------------------------------------
 
-Tree read_tree(const fs::path& file, const std::function<void(const Tree&)>& before_values,
-               const ReadLimits& limits) {
+Tree read_tree(const fs::path& file, std::span<const std::uint8_t> image,
+               const std::function<void(const Tree&)>& before_values, const ReadLimits& limits) {
   silence();
-  std::error_code ec;
-  if (!fs::exists(file, ec)) fail(file, "does not exist");
-  if (fs::is_directory(file, ec)) fail(file, "is a folder");
-  if (H5Fis_hdf5(file.c_str()) <= 0) {
-    H5Eclear2(H5E_DEFAULT);
-    fail(file, "is not an HDF5 file (no HDF5 signature)");
-  }
-  Handle f(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-  if (!f.valid()) {
-    const std::string why = hdf5_error_text();
-    if (why.find("truncated") != std::string::npos) {
-      // HDF5 says "truncated file: eof = N, sblock->base_addr = B, stored_eof = M".
-      const std::size_t at = why.find("stored_eof = ");
-      const std::string recorded =
-          at == std::string::npos
-              ? "more"
-              : why.substr(at + 13, why.find_first_not_of("0123456789", at + 13) - at - 13);
-      fail(file, "is truncated (" + std::to_string(fs::file_size(file, ec)) +
-                     " bytes, HDF5 recorded " + recorded + ")");
-    }
+  if (!has_hdf5_signature(image)) fail(file, "is not an HDF5 file (no HDF5 signature)");
+  // The core driver opens a copy of the bytes in memory; HDF5 never reads the file itself. It
+  // refuses an image whose name exists on disk, and HDF5 keeps open files by name: a fresh
+  // name that no file can have (nothing lies under /dev/null).
+  static unsigned long images_opened = 0;
+  const std::string name = "/dev/null/ctvnet-image-" + std::to_string(++images_opened);
+  std::string why;  // HDF5's reason, taken before closing fapl clears it
+  Handle f(
+      [&] {
+        Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);  // its copy of the image goes with it
+        void* bytes = const_cast<std::uint8_t*>(image.data());  // HDF5 copies, never writes
+        hid_t id = H5I_INVALID_HID;
+        if (H5Pset_fapl_core(fapl.get(), std::size_t{1} << 20, /*backing_store=*/0) >= 0 &&
+            H5Pset_file_image(fapl.get(), bytes, image.size()) >= 0)
+          id = H5Fopen(name.c_str(), H5F_ACC_RDONLY, fapl.get());
+        if (id < 0) why = hdf5_error_text();  // e.g. "truncated file: eof = N, ..."
+        return id;
+      }(),
+      H5Fclose);
+  if (!f.valid())
     fail(file, "is a damaged HDF5 file (" + (why.empty() ? "cannot be opened" : why) + ")");
-  }
   Tree tree;
   Reader reader(file, limits);
   Node& root = tree.add("/", false);
@@ -478,12 +490,16 @@ namespace {
 // The whole file built in memory by HDF5's core driver (no backing store): HDF5 itself never
 // touches the disk, so a full disk cannot leave a half-closed file inside the library (which
 // would then crash flushing it at exit); the bytes are written out by write_tree below.
-std::vector<unsigned char> file_image(const fs::path& file, const Tree& tree) {
+std::vector<unsigned char> file_image(const fs::path& file, const Tree& tree,
+                                      std::size_t user_block_bytes) {
   Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   // The oldest format that holds everything: any HDF5 >= 1.8 (and h5py) reads it.
   H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_EARLIEST, H5F_LIBVER_LATEST);
   H5Pset_fapl_core(fapl.get(), std::size_t{1} << 20, /*backing_store=*/0);
-  Handle f(H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose);
+  Handle fcpl(H5Pcreate(H5P_FILE_CREATE), H5Pclose);
+  if (user_block_bytes > 0 && H5Pset_userblock(fcpl.get(), user_block_bytes) < 0)
+    fail(file, "user block of " + std::to_string(user_block_bytes) + " bytes refused by HDF5");
+  Handle f(H5Fcreate(file.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()), H5Fclose);
   if (!f.valid()) fail(file, "cannot be created (" + hdf5_error_text() + ")");
   // No timestamps: the same content gives the same bytes.
   Handle gcpl(H5Pcreate(H5P_GROUP_CREATE), H5Pclose);
@@ -520,17 +536,25 @@ std::vector<unsigned char> file_image(const fs::path& file, const Tree& tree) {
     fail(file, "cannot be completed in memory (" + hdf5_error_text() + ")");
   const ssize_t size = H5Fget_file_image(f.get(), nullptr, 0);
   if (size <= 0) fail(file, "cannot be completed in memory (" + hdf5_error_text() + ")");
+  // HDF5 1.10 leaves the user block out of the image (its superblock still records it): put
+  // the room back in front, unless a later HDF5 already includes it.
   std::vector<unsigned char> image(std::size_t(size), 0);
   if (H5Fget_file_image(f.get(), image.data(), image.size()) != size)
     fail(file, "cannot be completed in memory (" + hdf5_error_text() + ")");
+  if (user_block_bytes > 0 && signature_at(image, 0))
+    image.insert(image.begin(), user_block_bytes, 0);
   return image;
 }
 
 }  // namespace
 
-void write_tree(const fs::path& file, const Tree& tree) {
+void write_tree(const fs::path& file, const Tree& tree, std::size_t user_block_bytes,
+                const std::function<void(std::span<std::uint8_t> image)>& fill_user_block) {
   silence();
-  const std::vector<unsigned char> image = file_image(file, tree);
+  std::vector<unsigned char> image = file_image(file, tree, user_block_bytes);
+  if (!signature_at(image, user_block_bytes))
+    fail(file, "HDF5 built an image without its superblock after the user block");
+  if (fill_user_block) fill_user_block(image);
   const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) fail(file, std::string("cannot be created: ") + std::strerror(errno));
   std::size_t done = 0;

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -90,16 +91,19 @@ struct ReadLimits {
   std::size_t max_string_bytes = std::size_t{16} << 20;
 };
 
-// Reads every group, dataset and attribute reachable from the root by hard links.
+// Reads every group, dataset and attribute reachable from the root by hard links, from a whole
+// file already in memory (`image`, e.g. data/weights_integrity.h read_sealed_file): HDF5's core
+// driver parses those bytes and never opens `file`, which only names the file in messages.
+// HDF5 finds its superblock at byte 0, 512, 1024, ... (after a user block).
 // `before_values` (optional) sees the tree with every array's type and shape but no bytes,
 // and may throw to refuse the file before any array is read.
 // ensures: the Tree invariants; every array's bytes read.
-// throws H5FileError naming the file when: it does not exist; it is not HDF5 (no signature);
-//   it is truncated (HDF5's stored end of file lies past the real end); it is otherwise
-//   damaged; a link is soft or external; an element or attribute type is outside the allowed
-//   set; a limit is exceeded; a dataset holds fewer bytes than its shape needs or cannot be
-//   read. Rethrows what before_values throws.
-Tree read_tree(const std::filesystem::path& file,
+// throws H5FileError naming the file when: it is not HDF5 (no signature); HDF5 cannot open it
+//   ("is a damaged HDF5 file (HDF5's reason)", e.g. "truncated file: eof = ..."); a link is
+//   soft or external; an element or attribute type is outside the allowed set; a limit is
+//   exceeded; a dataset holds fewer bytes than its shape needs or cannot be read. Rethrows
+//   what before_values throws.
+Tree read_tree(const std::filesystem::path& file, std::span<const std::uint8_t> image,
                const std::function<void(const Tree&)>& before_values = {},
                const ReadLimits& limits = {});
 
@@ -108,9 +112,13 @@ Tree read_tree(const std::filesystem::path& file,
 // variable-length UTF-8 scalars, numbers as int64/uint64/float64, scalar when one value).
 // The file is built in memory and then written with plain POSIX calls, so a disk fault is an
 // exception here and leaves nothing open inside HDF5. The caller removes `file` on failure.
+// With user_block_bytes > 0 (512, 1024, ...: HDF5's rule) the HDF5 part starts after a user
+// block of that size, zero until fill_user_block (given the whole image) fills it in.
 // requires: the Tree invariants; every array's bytes complete.
-// throws H5FileError naming the file on any fault.
-void write_tree(const std::filesystem::path& file, const Tree& tree);
+// throws H5FileError naming the file on any fault; rethrows what fill_user_block throws.
+void write_tree(const std::filesystem::path& file, const Tree& tree,
+                std::size_t user_block_bytes = 0,
+                const std::function<void(std::span<std::uint8_t> image)>& fill_user_block = {});
 
 // SHA-256 of the canonical byte stream of weights/FORMAT.md ("Checksum") over every node and
 // attribute except the root attribute `excluded_root_attribute`.

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "data/atomic_file.h"
+#include "data/weights_integrity.h"
 
 namespace ctv::data {
 
@@ -377,11 +378,17 @@ WeightsFile from_tree(const Tree& t) {
 WeightsFile read_weights(const fs::path& file, const WeightsCheck& check) {
   const std::string where = file.string() + ": ";
   try {
-    const Tree tree = h5::read_tree(file, [&](const Tree& header) {
+    // The fence: HDF5 sees no byte of a file whose integrity block does not vouch for it.
+    SealedFile sealed = read_sealed_file(file);
+    const Tree tree = h5::read_tree(file, sealed.bytes, [&](const Tree& header) {
       const WeightsFile w = from_tree(header);
       if (check) check(w);
     });
+    const std::uint64_t file_bytes = sealed.bytes.size();
+    std::vector<std::uint8_t>().swap(sealed.bytes);  // the tree holds the values now
     WeightsFile w = from_tree(tree);
+    w.file_sha256 = std::move(sealed.sha256);
+    w.file_bytes = file_bytes;
     const Attribute* stored = tree.nodes.front().attribute(kChecksumAttribute);
     if (stored == nullptr || stored->kind != Attribute::Kind::string)
       throw WeightsError(std::string("attribute ") + kChecksumAttribute + " is missing");
@@ -391,6 +398,8 @@ WeightsFile read_weights(const fs::path& file, const WeightsCheck& check) {
                          "..., computed " + w.checksum.substr(0, 16) +
                          "...): the file was altered or damaged");
     return w;
+  } catch (const IntegrityError& e) {
+    throw WeightsError(e.what());  // already names the file
   } catch (const h5::H5FileError& e) {
     throw WeightsError(e.what());  // already names the file
   } catch (const WeightsError& e) {
@@ -416,7 +425,7 @@ std::string write_weights(const fs::path& file, const WeightsFile& weights, bool
         file,
         [&](const fs::path& tmp) {
           try {
-            h5::write_tree(tmp, tree);
+            h5::write_tree(tmp, tree, kIntegrityBlockBytes, seal_image);
           } catch (const h5::H5FileError& e) {
             // Name the file the user asked for, not the temporary one.
             const std::string what = e.what(), tmp_where = tmp.string() + ": ";

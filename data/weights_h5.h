@@ -80,24 +80,34 @@ struct WeightsFile {
   std::map<std::string, WeightsTensor> tensors;
   std::optional<CheckpointRecord> checkpoint;
   std::string checksum;  // 64 hex digits; set by read_weights and write_weights
+  // The whole file as read_weights found it: the SHA-256 its integrity block records (checked
+  // against bytes 512 .. end, weights/FORMAT.md "File integrity") and its size in bytes.
+  std::string file_sha256;
+  std::uint64_t file_bytes = 0;
 };
 
 // Sees a file's records and every array's type and shape (no values yet); throws
 // WeightsError to refuse it before anything large is read.
 using WeightsCheck = std::function<void(const WeightsFile&)>;
 
-// Reads and verifies a weights file or checkpoint.
-// ensures: every record and array read; the checksum recomputed and equal to the stored one.
-// throws WeightsError, one line naming the file and the fault, when: the file is missing, not
-//   HDF5, truncated or damaged; the format name or version is not ours; an attribute is
+// Reads and verifies a weights file or checkpoint. The file is read whole and its integrity
+// block checked (data/weights_integrity.h) before HDF5 parses any byte of it, from memory.
+// ensures: every record and array read; the file's SHA-256 equal to its integrity block's; the
+//   canonical checksum recomputed and equal to the stored one.
+// throws WeightsError, one line naming the file and the fault, when: the file is missing or
+//   larger than kMaxWeightsFileBytes; it has no integrity block ("not a ctvnet weights file
+//   (no integrity block)") or one that does not match ("damaged: ..."), which covers every
+//   truncated or altered file; it is not HDF5 or HDF5 finds it damaged; the format name or
+//   version is not ours; an attribute is
 //   missing, of the wrong kind or out of range (naming it); a dataset has another element
 //   type or no layout; an object the format does not define is present; `check` refuses it;
 //   a size limit is exceeded (data/h5_tree.h ReadLimits); the checksum differs.
 // Nothing is printed.
 WeightsFile read_weights(const std::filesystem::path& file, const WeightsCheck& check = {});
 
-// Writes `weights` (its checksum field is ignored) atomically: to a temporary name in the
-// same folder, fsync'd, then renamed (data/atomic_file.h).
+// Writes `weights` (its checksum and file fields are ignored) atomically: to a temporary name
+// in the same folder, fsync'd, then renamed (data/atomic_file.h). The HDF5 image is built in
+// memory after a 512-byte user block, which is then filled in with the integrity block.
 // requires: every array's bytes match its shape and type; the records within the ranges
 //   read_weights accepts (checked: WeightsError naming the field).
 // ensures: returns the checksum now stored in the file; read_weights(file) gives `weights`

@@ -6,15 +6,19 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "data/h5_tree.h"
+#include "data/sha256.h"
 #include "data/weights_h5.h"
+#include "data/weights_integrity.h"
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "unet3d/weights.h"
@@ -125,20 +129,6 @@ fs::path saved_model(const TempDir& d, DType dtype, const std::string& name = "w
   return f;
 }
 
-// Byte offset in the file of a contiguous dataset's first value.
-std::uint64_t dataset_offset(const fs::path& file, const std::string& path) {
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  REQUIRE(f >= 0);
-  const hid_t ds = H5Dopen2(f, path.c_str(), H5P_DEFAULT);
-  REQUIRE(ds >= 0);
-  const haddr_t off = H5Dget_offset(ds);
-  H5Dclose(ds);
-  H5Fclose(f);
-  REQUIRE(off != HADDR_UNDEF);
-  return off;
-}
-
 std::vector<char> slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   return std::vector<char>(std::istreambuf_iterator<char>(in), {});
@@ -146,6 +136,33 @@ std::vector<char> slurp(const fs::path& p) {
 
 void spill(const fs::path& p, const std::vector<char>& b) {
   std::ofstream(p, std::ios::binary).write(b.data(), std::streamsize(b.size()));
+}
+
+// Byte offset in the file of an array's stored values (contiguous: ctvnet writes no chunks).
+std::size_t offset_of(const std::vector<char>& file, const std::vector<std::uint8_t>& values) {
+  const auto at = std::search(file.begin(), file.end(), values.begin(), values.end(),
+                              [](char a, std::uint8_t b) { return std::uint8_t(a) == b; });
+  REQUIRE(at != file.end());
+  return std::size_t(at - file.begin());
+}
+
+// Fills in the integrity block again after an edit, as a deliberate forger would.
+void reseal(std::vector<char>& b) {
+  ctv::data::seal_image({reinterpret_cast<std::uint8_t*>(b.data()), b.size()});
+}
+
+// A tree written back as a ctvnet file: HDF5 after a sealed 512-byte user block.
+void write_sealed_tree(const fs::path& out, const ctv::data::h5::Tree& t) {
+  ctv::data::h5::write_tree(out, t, ctv::data::kIntegrityBlockBytes, ctv::data::seal_image);
+}
+
+ctv::data::h5::Tree read_sealed_tree(const fs::path& f) {
+  return ctv::data::h5::read_tree(f, ctv::data::read_sealed_file(f).bytes);
+}
+
+bool is_fence_refusal(const std::string& why) {
+  return why.find(": damaged: ") != std::string::npos ||
+         why.find("not a ctvnet weights file (no integrity block)") != std::string::npos;
 }
 
 // The formula of tools/write_weights_h5py.py.
@@ -285,38 +302,227 @@ TEST_CASE("weights: a checkpoint resumes bit for bit: Adam moments and steps, RN
   CHECK(w.is_checkpoint);
 }
 
-TEST_CASE("weights: a file that is not HDF5, or truncated, is refused naming it") {
+TEST_CASE("weights: a file that is not ours, or truncated, is refused naming it") {
   TempDir d;
   const fs::path f = saved_model(d, DType::f32);
   const fs::path text = d.path / "notes.h5";
   std::ofstream(text) << "these are not weights\n";
   std::string why = refusal([&] { ctv::unet3d::load_weights(text); });
-  CHECK(why == text.string() + ": is not an HDF5 file (no HDF5 signature)");
+  CHECK(why == text.string() + ": is not a ctvnet weights file (no integrity block)");
 
+  // Truncated anywhere: the whole-file SHA-256 no longer matches (HDF5 never sees the file).
   const std::vector<char> all = slurp(f);
-  for (std::size_t keep : {all.size() / 2, all.size() - 1}) {
+  for (std::size_t keep : {all.size() / 2, all.size() - 1, std::size_t(513), std::size_t(512)}) {
     CAPTURE(keep);
     const fs::path cut = d.path / "cut.h5";
     spill(cut, std::vector<char>(all.begin(), all.begin() + std::ptrdiff_t(keep)));
     why = refusal([&] { ctv::unet3d::load_weights(cut); });
-    CHECK(why.rfind(cut.string() + ": is truncated", 0) == 0);
+    CHECK(why.rfind(cut.string() +
+                        ": damaged: file SHA-256 does not match its integrity block (recorded ",
+                    0) == 0);
+    CHECK(why.find("over " + std::to_string(keep) + " bytes): the file was truncated or altered") !=
+          std::string::npos);
     CHECK(why.find('\n') == std::string::npos);
   }
+  // Behind a forged block, HDF5 (reading the bytes from memory) still sees the truncation.
+  std::vector<char> half(all.begin(), all.begin() + std::ptrdiff_t(all.size() / 2));
+  reseal(half);
+  spill(d.path / "forged.h5", half);
+  why = refusal([&] { ctv::unet3d::load_weights(d.path / "forged.h5"); });
+  INFO(why);
+  CHECK(why.rfind(d.path.string() + "/forged.h5: is a damaged HDF5 file (truncated file", 0) == 0);
+  for (std::size_t keep : {std::size_t(10), std::size_t(100), std::size_t(511)}) {
+    CAPTURE(keep);
+    const fs::path cut = d.path / "stub.h5";
+    spill(cut, std::vector<char>(all.begin(), all.begin() + std::ptrdiff_t(keep)));
+    CHECK(refusal([&] { ctv::unet3d::load_weights(cut); }) ==
+          cut.string() + ": damaged: truncated to " + std::to_string(keep) +
+              " bytes, within its integrity block");
+  }
+  const fs::path empty = d.path / "empty.h5";
+  spill(empty, {});
+  CHECK(refusal([&] { ctv::unet3d::load_weights(empty); }) ==
+        empty.string() + ": is not a ctvnet weights file (no integrity block)");
   why = refusal([&] { ctv::unet3d::load_weights(d.path / "absent.h5"); });
-  CHECK(why.find("absent.h5: does not exist") != std::string::npos);
+  CHECK(why == (d.path / "absent.h5").string() + ": does not exist");
+  why = refusal([&] { ctv::unet3d::load_weights(d.path); });
+  CHECK(why == d.path.string() + ": is a folder");
+}
+
+TEST_CASE("weights: the integrity block is the documented one, and HDF5 reads past it") {
+  TempDir d;
+  const fs::path f = saved_model(d, DType::f32);
+  const std::vector<char> b = slurp(f);
+  REQUIRE(b.size() > 1024);
+  // weights/FORMAT.md "File integrity": magic line, 64 hex digits of SHA-256(bytes 512 ..
+  // end), newline, zeros to byte 512; HDF5's superblock signature right after.
+  const std::string magic = "ctvnet-weights-file-sha256-v1\n";
+  CHECK(std::string(b.data(), 30) == magic);
+  ctv::data::Sha256 h;
+  h.update(b.data() + 512, b.size() - 512);
+  const std::string digest = h.hex();
+  CHECK(std::string(b.data() + 30, 64) == digest);
+  CHECK(b[94] == '\n');
+  CHECK(std::all_of(b.begin() + 95, b.begin() + 512, [](char c) { return c == 0; }));
+  CHECK(std::string(b.data() + 512, 8) == std::string("\x89HDF\r\n\x1a\n", 8));
+  const ctv::data::WeightsFile w = ctv::data::read_weights(f);
+  CHECK(w.file_sha256 == digest);
+  CHECK(w.file_bytes == b.size());
+  // The same model saved again: the same bytes.
+  ctv::data::write_weights(d.path / "again.h5", w);
+  CHECK(slurp(d.path / "again.h5") == b);
+  // HDF5 itself opens the file from its path too (tools outside ctvnet see a plain HDF5 file).
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  const hid_t id = H5Fopen(f.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  CHECK(id >= 0);
+  hsize_t user_block = 0;
+  const hid_t fcpl = H5Fget_create_plist(id);
+  H5Pget_userblock(fcpl, &user_block);
+  CHECK(user_block == 512);
+  H5Pclose(fcpl);
+  H5Fclose(id);
+  // Files larger than the cap are refused before a byte is read.
+  const std::string why = [&] {
+    try {
+      ctv::data::read_sealed_file(f, 4096);
+    } catch (const ctv::data::IntegrityError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  }();
+  CHECK(why == f.string() + ": is " + std::to_string(b.size()) +
+                   " bytes, more than the 4096 a weights file may hold");
+}
+
+TEST_CASE("weights: HDF5 without the integrity block, or with a foreign one, is refused") {
+  TempDir d;
+  const fs::path f = saved_model(d, DType::f32);
+  const ctv::data::h5::Tree t = read_sealed_tree(f);
+  // The same content written as plain HDF5 (no user block): an older or foreign writer.
+  const fs::path plain = d.path / "plain.h5";
+  ctv::data::h5::write_tree(plain, t);
+  CHECK(refusal([&] { ctv::unet3d::load_weights(plain); }) ==
+        plain.string() + ": is HDF5 but not a ctvnet weights file (no integrity block)");
+  // A 512-byte user block left empty (h5py's userblock_size=512 without the block written).
+  const fs::path empty = d.path / "empty_block.h5";
+  ctv::data::h5::write_tree(empty, t, 512);
+  CHECK(refusal([&] { ctv::unet3d::load_weights(empty); }) ==
+        empty.string() + ": is not a ctvnet weights file (no integrity block)");
+  // Another magic (a future block version) and a block with the digits in upper case.
+  std::vector<char> b = slurp(f);
+  b[28] = '2';
+  spill(d.path / "v2.h5", b);
+  CHECK(refusal([&] { ctv::unet3d::load_weights(d.path / "v2.h5"); }) ==
+        (d.path / "v2.h5").string() + ": is not a ctvnet weights file (no integrity block)");
+  b = slurp(f);
+  std::transform(b.begin() + 30, b.begin() + 94, b.begin() + 30,
+                 [](char c) { return char(std::toupper(static_cast<unsigned char>(c))); });
+  spill(d.path / "upper.h5", b);
+  CHECK(refusal([&] { ctv::unet3d::load_weights(d.path / "upper.h5"); }) ==
+        (d.path / "upper.h5").string() + ": damaged: its integrity block is malformed");
+  b = slurp(f);
+  b[200] = 'x';  // something in the zero padding
+  spill(d.path / "padding.h5", b);
+  CHECK(refusal([&] { ctv::unet3d::load_weights(d.path / "padding.h5"); }) ==
+        (d.path / "padding.h5").string() + ": damaged: its integrity block is malformed");
+}
+
+TEST_CASE("weights: every bit flipped anywhere in a saved file is refused by the fence") {
+  // 200 positions spread over the whole file (one in each 1/200th, fixed seed), one bit each:
+  // each is refused by the integrity block, before HDF5 parses a byte (so a flip that would
+  // crash HDF5 1.10.8, tests/fuzz/known/weights, cannot).
+  TempDir d;
+  const fs::path f = saved_model(d, DType::f32);
+  const std::vector<char> good = slurp(f);
+  std::mt19937_64 gen(20250101);
+  const fs::path flipped = d.path / "flipped.h5";
+  std::size_t in_block = 0, refused = 0;
+  for (std::size_t k = 0; k < 200; ++k) {
+    const std::size_t from = k * good.size() / 200, to = (k + 1) * good.size() / 200;
+    const std::size_t at = from + std::size_t(gen() % (to - from));
+    const int bit = int(gen() % 8);
+    CAPTURE(at);
+    CAPTURE(bit);
+    std::vector<char> b = good;
+    b[at] = char(b[at] ^ (1 << bit));
+    spill(flipped, b);
+    const std::string why = refusal([&] { ctv::data::read_weights(flipped); });
+    CHECK(why.rfind(flipped.string() + ": ", 0) == 0);
+    CHECK(why.find('\n') == std::string::npos);
+    if (at < 30) {
+      CHECK(why.ends_with("not a ctvnet weights file (no integrity block)"));
+    } else if (at < 512) {
+      CHECK((why.ends_with(": damaged: its integrity block is malformed") ||
+             why.find(": damaged: file SHA-256 does not match") != std::string::npos));
+    } else {
+      CHECK(why.find(": damaged: file SHA-256 does not match its integrity block") !=
+            std::string::npos);
+    }
+    in_block += at < 512;
+    refused += is_fence_refusal(why);
+  }
+  CHECK(refused == 200);
+  CHECK(in_block >= 1);  // the block itself is covered too
+  MESSAGE(refused << " single-bit changes refused by the fence, " << in_block
+                  << " of them in the integrity block");
+}
+
+TEST_CASE("weights: the inputs that crash HDF5 1.10.8 are refused before HDF5 sees them") {
+  // tests/fuzz/known/weights: seed files with a few bits changed that make HDF5 itself fault.
+  // Replaying them is safe only because the fence refuses them first. Each is tried as found
+  // (made from the seed of the time, which had no integrity block) and with its HDF5 bytes
+  // behind the integrity block of today's seed, which differs from the old one only in the
+  // superblock's base and end-of-file addresses (bytes 24 .. 31 and 40 .. 47 after the block):
+  // the same damage to a file that carries a valid block.
+  const fs::path seed_path = fs::path(CTV_TEST_DATA_DIR) / "weights_h5py.h5";
+  const std::vector<char> seed = slurp(seed_path);
+  const fs::path folder = fs::path(CTV_TEST_DATA_DIR) / ".." / "fuzz" / "known" / "weights";
+  TempDir d;
+  std::size_t n = 0;
+  for (const auto& entry : fs::directory_iterator(folder)) {
+    if (!entry.is_regular_file() || entry.path().extension() == ".md") continue;
+    const std::vector<char> found = slurp(entry.path());
+    CAPTURE(entry.path().filename().string());
+    ++n;
+    const fs::path as_found = d.path / "as_found.h5";
+    spill(as_found, found);
+    CHECK(refusal([&] { ctv::unet3d::load_weights(as_found); }) ==
+          as_found.string() + ": is HDF5 but not a ctvnet weights file (no integrity block)");
+
+    REQUIRE(found.size() + 512 == seed.size());
+    std::vector<char> behind = seed;
+    std::size_t changed = 0;
+    for (std::size_t i = 0; i < found.size(); ++i) {
+      if ((i >= 24 && i < 32) || (i >= 40 && i < 48)) continue;
+      changed += behind[512 + i] != found[i];
+      behind[512 + i] = found[i];
+    }
+    CHECK(changed >= 1);
+    const fs::path sealed = d.path / "behind_block.h5";
+    spill(sealed, behind);
+    const std::string why = refusal([&] { ctv::unet3d::load_weights(sealed); });
+    CHECK(why.rfind(sealed.string() + ": damaged: file SHA-256 does not match its integrity block",
+                    0) == 0);
+  }
+  CHECK(n >= 3);
 }
 
 TEST_CASE("weights: one flipped byte in a dataset's values fails the checksum") {
   TempDir d;
   const fs::path f = saved_model(d, DType::f32);
-  CHECK_NOTHROW(ctv::unet3d::load_weights(f));
-  const std::uint64_t off = dataset_offset(f, "/model/enc.1.conv2.weight");
+  const ctv::data::WeightsFile w = ctv::data::read_weights(f);
   std::vector<char> b = slurp(f);
+  const std::size_t off = offset_of(b, w.tensors.at("enc.1.conv2.weight").values.bytes);
   REQUIRE(off + 5 < b.size());
   b[off + 5] = char(b[off + 5] ^ 0x01);  // lowest bit of one float's second byte
   const fs::path altered = d.path / "altered.h5";
   spill(altered, b);
-  const std::string why = refusal([&] { ctv::unet3d::load_weights(altered); });
+  std::string why = refusal([&] { ctv::unet3d::load_weights(altered); });
+  CHECK(why.rfind(altered.string() + ": damaged: file SHA-256 does not match", 0) == 0);
+  // Behind a forged integrity block, the canonical checksum still catches the change.
+  reseal(b);
+  spill(altered, b);
+  why = refusal([&] { ctv::unet3d::load_weights(altered); });
   CHECK(why.rfind(altered.string() + ": checksum mismatch", 0) == 0);
   CHECK(why.find("altered or damaged") != std::string::npos);
 }
@@ -395,10 +601,10 @@ TEST_CASE("weights: attributes and objects the format does not define are refuse
   const fs::path f = saved_model(d, DType::f32);
   namespace h5 = ctv::data::h5;
   auto rewrite = [&](const std::string& name, const std::function<void(h5::Tree&)>& edit) {
-    h5::Tree t = h5::read_tree(f);
+    h5::Tree t = read_sealed_tree(f);
     edit(t);
     const fs::path out = d.path / name;
-    h5::write_tree(out, t);
+    write_sealed_tree(out, t);
     return refusal([&] { ctv::unet3d::load_weights(out); });
   };
   std::string why = rewrite("typo.h5", [](h5::Tree& t) {

@@ -49,14 +49,16 @@ void print_info(const std::string& file, const data::Volume& v, std::ostream& os
 }
 
 // The file is read twice: load_weights checks every tensor against the config, read_weights
-// gives the checkpoint's step and optimizer settings.
+// gives the checkpoint's step and optimizer settings and the integrity block's check.
 void print_weights_info(const std::string& file, std::ostream& os) {
   const unet3d::LoadedWeights w = unet3d::load_weights(file);
   const data::WeightsFile rec = data::read_weights(file);
   const data::PreprocessConfig& p = w.preprocessing;
   os << file << "\n"
      << "  format       " << data::kWeightsFormatName << " " << data::kWeightsFormatVersion
-     << ", checksum sha256 " << w.checksum << "\n";
+     << ", checksum sha256 " << w.checksum << "\n"
+     << "  integrity    file sha256 " << rec.file_sha256 << " matches its integrity block ("
+     << rec.file_bytes << " bytes)\n";
   if (rec.checkpoint) {
     const data::CheckpointRecord& c = *rec.checkpoint;
     std::string rngs;

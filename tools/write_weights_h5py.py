@@ -14,6 +14,10 @@ What it makes
         / 1024 (a variance is positive); num_batches_tracked is 3. Every value is a multiple
         of 2^-10, exact in float32.
 
+    The file starts with the 512-byte integrity block of FORMAT.md ("File integrity: the user
+    block"): h5py leaves room for it (userblock_size=512) and it is filled in after closing,
+    with the SHA-256 of every byte after it (seal below).
+
     The preprocessing record deliberately uses integers for the HU window (h5py's natural
     type for [-1000, 400]), which FORMAT.md accepts where floats are asked for.
 
@@ -122,11 +126,28 @@ def canonical_sha256(f):
     return h.hexdigest()
 
 
+INTEGRITY_MAGIC = b"ctvnet-weights-file-sha256-v1\n"
+USER_BLOCK = 512
+
+
+def seal(path):
+    """Writes the integrity block (FORMAT.md, "File integrity: the user block") into the
+    user block h5py left at the start of the closed file."""
+    with open(path, "r+b") as f:
+        data = f.read()
+        assert data[USER_BLOCK:USER_BLOCK + 8] == b"\x89HDF\r\n\x1a\n", "no 512-byte user block"
+        digest = hashlib.sha256(data[USER_BLOCK:]).hexdigest().encode()
+        block = INTEGRITY_MAGIC + digest + b"\n"
+        f.seek(0)
+        f.write(block + bytes(USER_BLOCK - len(block)))
+    return digest.decode()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="tests/data/weights_h5py.h5")
     args = ap.parse_args()
-    with h5py.File(args.out, "w") as f:
+    with h5py.File(args.out, "w", userblock_size=USER_BLOCK) as f:
         a = f.attrs
         a["format"] = "ctvnet-weights"
         a["format_version"] = 1
@@ -152,7 +173,9 @@ def main():
             ds = g.create_dataset(name, data=arr)
             ds.attrs["layout"] = layout
         a["checksum_sha256"] = canonical_sha256(f)
-        print(f"{args.out}: {len(f['model'])} tensors, checksum {a['checksum_sha256']}")
+        tensors_written, checksum = len(f["model"]), a["checksum_sha256"]
+    file_sha256 = seal(args.out)
+    print(f"{args.out}: {tensors_written} tensors, checksum {checksum}, file SHA-256 {file_sha256}")
 
 
 if __name__ == "__main__":

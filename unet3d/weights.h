@@ -41,7 +41,8 @@ struct TrainingProgress {
 
 // Writes shipped weights: config, preprocessing record, parameters, batch-norm states.
 // requires: model's tensors on the CPU.
-// ensures: returns the file's checksum. Written atomically (data::write_weights).
+// ensures: returns the file's checksum. Written atomically, integrity block included
+//   (data::write_weights).
 // throws data::WeightsError naming the file (exists and !overwrite, I/O fault).
 std::string save_weights(const std::filesystem::path& file, const UNet3D& model,
                          const data::PreprocessConfig& preprocessing, bool overwrite = false);

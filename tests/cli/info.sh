@@ -49,6 +49,7 @@ has "good and bad: last shown" "$out" "^  spacing +1 x 1 x 2.5 mm$"
 # Weights (weights/FORMAT.md): the file tools/write_weights_h5py.py wrote from the format alone.
 check "info on weights" 0 "$ctv" info --weights "$2/weights_h5py.h5"
 has "weights format" "$out" "^  format +ctvnet-weights 1, checksum sha256 18bd7b6a861fe9da"
+has "weights integrity" "$out" "^  integrity +file sha256 ab0d2575df1ca426f8180d065af44c92eb810b11f93c6039cf413c56e255b77f matches its integrity block \(46056 bytes\)$"
 has "weights kind" "$out" "^  kind +weights \(no optimizer state\)$"
 has "weights network" "$out" "^  network +UNet3D: 2 levels, filters 4-8, 2 input channels, batch norm"
 has "weights parameters" "$out" "trainable parameters 4,897 "
@@ -59,6 +60,14 @@ lines "weights: nothing on stderr" "$err" 0
 check "info on HDF5 that is not weights" 1 "$ctv" info --weights "$2/golden_unet.h5"
 lines "not weights: one line on stderr" "$err" 1
 has "not weights: message" "$err" "^ctv info: error: $2/golden_unet.h5: is HDF5 but not a ctvnet weights file"
+
+# One byte changed after the integrity block: refused by the fence, before HDF5 reads it.
+cp "$2/weights_h5py.h5" "$tmp/damaged.h5"
+printf '\x55' | dd of="$tmp/damaged.h5" bs=1 seek=20000 conv=notrunc status=none
+check "info on damaged weights" 1 "$ctv" info --weights "$tmp/damaged.h5"
+lines "damaged: one line on stderr" "$err" 1
+has "damaged: message" "$err" \
+  "^ctv info: error: $tmp/damaged.h5: damaged: file SHA-256 does not match its integrity block"
 
 check "no file given" 2 "$ctv" info
 exit $fail
