@@ -6,12 +6,20 @@
 // ctv.nii.gz (the reference) and the OAR masks of data/cohort.h (uint8), all in one LPS geometry,
 // each with a provenance sidecar. A folder that exists and is not empty is refused unless
 // --force, which overwrites same-named files and removes what was derived from the replaced
-// patients (pred_*.nii.gz in the folders it rewrites, eval_*.csv in DIR, with their sidecars),
-// so that ctv eval never scores a stale prediction; nothing else is removed. Every file is written
+// patients (pred_*.nii.gz in the folders it rewrites; eval_*.csv, the check files and snapshots
+// in DIR; with their sidecars), so that ctv eval never scores a stale prediction and no report
+// describes the replaced cohort; nothing else is removed. Every file is written
 // atomically and the manifest last, so an interrupted run leaves no cohort.json: nothing partial
 // is ever published as a cohort.
-// --check (while writing) adds DIR/phantom_check.md, phantom_check.csv and phantom_hu.csv
-// (data/phantom_check.h) and exits 1 when a requirement fails.
+// --check adds DIR/phantom_check.md, phantom_check.csv and phantom_hu.csv (data/phantom_check.h)
+// and exits 1 when a requirement fails. --snapshots N adds DIR/phantom_snapshot_<id>.png,
+// tri-planar views of the first N test patients drawn from their files.
+// --cohort DIR instead of --out works on a cohort already on disk: --check re-makes every patient
+// from the manifest's seed (tools/phantom_readback.h), refuses files that differ from what the
+// generator makes, and writes the same check files the check made while writing (byte-identical
+// numbers); --snapshots draws them. Named like ctv eval's and ctv report's --cohort, the folder
+// they read; --out stays the folder ctv phantom creates. Existing check files or snapshots are
+// refused before any work unless --force.
 // Patients are made in parallel (--threads); each comes from its own random stream, so the
 // files are byte-identical whatever the thread count (sidecars carry a time stamp).
 #include <atomic>
@@ -19,6 +27,7 @@
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <sstream>
@@ -31,6 +40,7 @@
 #include "data/phantom_cohort.h"
 #include "tools/command.h"
 #include "tools/metric_table.h"
+#include "tools/phantom_readback.h"
 #include "tools/progress.h"
 #include "tools/provenance.h"
 
@@ -42,7 +52,8 @@ namespace ph = data::phantom;
 namespace {
 
 struct Options {
-  std::string out;
+  std::string out, cohort;
+  int snapshots = 0;
   int n = 84;
   std::uint64_t seed = 1;
   std::string spacing = "1,1,2.5";
@@ -116,7 +127,140 @@ void write_patient(const fs::path& dir, const ph::PhantomPatient& p, bool force)
     write_mask(dir / (std::string(data::kOarNames[o]) + ".nii.gz"), p.geometry, p.oars[o], force);
 }
 
+// Runs work(i) for every patient on `threads` threads with a progress line; rethrows the first
+// error (the others stop at their next patient).
+void for_each_patient(const std::vector<ph::CohortSlot>& slots, int threads,
+                      const std::function<void(int)>& work) {
+  const int n = int(slots.size());
+  std::atomic<int> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex mutex;
+  std::exception_ptr error;
+  int done = 0;
+  {
+    Progress progress("ctv phantom", n, "patients");
+    auto worker = [&] {
+      for (int i = next++; i < n && !failed; i = next++) {
+        try {
+          work(i);
+          const std::lock_guard<std::mutex> lock(mutex);
+          progress.update(++done, slots[std::size_t(i)].id);
+        } catch (...) {
+          const std::lock_guard<std::mutex> lock(mutex);
+          if (!error) error = std::current_exception();
+          failed = true;
+        }
+      }
+    };
+    std::vector<std::thread> pool;
+    for (int t = 0; t < std::clamp(threads, 1, n); ++t) pool.emplace_back(worker);
+    for (std::thread& t : pool) t.join();
+  }
+  if (error) std::rethrow_exception(error);
+}
+
+int thread_count(const Options& o, int n) {
+  return std::clamp(o.threads > 0 ? o.threads : int(std::thread::hardware_concurrency()), 1, n);
+}
+
+const char* const kCheckFiles[] = {"phantom_check.md", "phantom_check.csv", "phantom_hu.csv"};
+
+// The first `count` test patients (manifest order), by index.
+std::vector<int> snapshot_patients(const std::vector<ph::CohortSlot>& slots, int count) {
+  std::vector<int> chosen;
+  for (std::size_t i = 0; i < slots.size() && int(chosen.size()) < count; ++i)
+    if (slots[i].split == "test") chosen.push_back(int(i));
+  return chosen;
+}
+
+// Writes the check files; returns whether every requirement passed.
+bool write_check(const fs::path& dir, const std::vector<ph::PatientCheck>& checks,
+                 const ph::PhantomConfig& config, const std::vector<fs::path>& inputs, bool force) {
+  const ph::CohortCheck s = ph::summarize_check(checks);
+  write_text_output(dir / kCheckFiles[0], ph::check_markdown(checks, s, config), inputs, force);
+  write_text_output(dir / kCheckFiles[1], ph::check_csv(checks), inputs, force);
+  write_text_output(dir / kCheckFiles[2], ph::histogram_csv(checks), inputs, force);
+  std::printf(
+      "ctv phantom: check: rule without variation vs reference, mean Dice %.3f (>= 0.95: %s); "
+      "best uniform cropped margin %d mm, mean Dice %.3f (< 0.85: %s); report %s\n",
+      s.rule_dice_mean, s.rule_ok ? "pass" : "FAIL", s.best_margin_mm, s.best_uniform_dice,
+      s.uniform_ok ? "pass" : "FAIL", (dir / kCheckFiles[0]).string().c_str());
+  std::fflush(stdout);
+  return s.rule_ok && s.uniform_ok;
+}
+
+void write_snapshots(const fs::path& dir, int count, bool force) {
+  if (count == 0) return;
+  const PhantomCohortOnDisk cohort = read_phantom_cohort(dir);
+  const std::vector<int> chosen = snapshot_patients(cohort.slots, count);
+  if (chosen.empty()) {
+    std::printf("ctv phantom: snapshots: the cohort has no test patient; none drawn\n");
+    return;
+  }
+  std::string names;
+  for (int i : chosen) {
+    std::vector<fs::path> inputs;
+    const std::string png = draw_phantom_snapshot(cohort, i, inputs);
+    const fs::path file = dir / snapshot_name(cohort.slots[std::size_t(i)].id);
+    write_text_output(file, png, inputs, force);
+    names += (names.empty() ? "" : ", ") + file.string();
+  }
+  std::printf("ctv phantom: snapshots of %zu test patient%s: %s\n", chosen.size(),
+              chosen.size() == 1 ? "" : "s", names.c_str());
+  std::fflush(stdout);
+}
+
+// --cohort DIR: the check and snapshots of a cohort on disk.
+int run_existing(const Options& o) {
+  const fs::path dir(o.cohort);
+  const PhantomCohortOnDisk cohort = read_phantom_cohort(dir);
+  // Refuse before the long work, not after it.
+  std::vector<fs::path> outputs;
+  if (o.check)
+    for (const char* f : kCheckFiles) outputs.push_back(dir / f);
+  for (int i : snapshot_patients(cohort.slots, o.snapshots))
+    outputs.push_back(dir / snapshot_name(cohort.slots[std::size_t(i)].id));
+  if (!o.force)
+    for (const fs::path& f : outputs)
+      if (fs::exists(f))
+        throw UserError(f.string() + ": exists; nothing written (use --force to replace it)");
+
+  if (o.check) {
+    const int n = int(cohort.slots.size()), threads = thread_count(o, n);
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<ph::PatientCheck> checks(cohort.slots.size());
+    for_each_patient(cohort.slots, threads, [&](int i) {
+      checks[std::size_t(i)] =
+          ph::check_patient(reload_patient(cohort, i), cohort.slots[std::size_t(i)]);
+    });
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf(
+        "ctv phantom: %s: %d patients re-made from seed %llu match their iGTV and reference CTV "
+        "files, in %s with %d threads\n",
+        dir.string().c_str(), n, static_cast<unsigned long long>(cohort.config.seed),
+        format_duration(seconds).c_str(), threads);
+    const bool ok = write_check(dir, checks, cohort.config, {dir / "cohort.json"}, o.force);
+    write_snapshots(dir, o.snapshots, o.force);
+    if (!ok) throw UserError((dir / kCheckFiles[0]).string() + ": a cohort requirement failed");
+    return kExitOk;
+  }
+  write_snapshots(dir, o.snapshots, o.force);
+  return kExitOk;
+}
+
 int run(const Options& o) {
+  if (o.out.empty() == o.cohort.empty() || (!o.cohort.empty() && !o.check && o.snapshots == 0) ||
+      o.snapshots < 0) {
+    std::cerr << "ctv phantom: "
+              << (o.snapshots < 0 ? "--snapshots must be 0 or more"
+                  : o.out.empty() == o.cohort.empty()
+                      ? "give --out DIR to write a cohort or --cohort DIR to work on one on disk"
+                      : "--cohort DIR needs --check or --snapshots N")
+              << " (see ctv phantom --help)\n";
+    return kExitUsage;
+  }
+  if (!o.cohort.empty()) return run_existing(o);
   ph::PhantomConfig config;
   try {
     config.size = parse_triple<int>(o.size, "--size");
@@ -144,41 +288,22 @@ int run(const Options& o) {
   fs::create_directories(dir);
 
   const std::vector<ph::CohortSlot> slots = ph::plan_cohort(o.n, o.seed);
-  const int threads =
-      std::clamp(o.threads > 0 ? o.threads : int(std::thread::hardware_concurrency()), 1, o.n);
+  const int threads = thread_count(o, o.n);
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<ph::PatientFeatures> features(slots.size());
   std::vector<ph::PatientCheck> checks(o.check ? slots.size() : 0);
-  std::atomic<int> next{0};
-  std::atomic<bool> failed{false};
-  std::mutex mutex;
-  std::exception_ptr error;
-  int done = 0;
-  {
-    Progress progress("ctv phantom", o.n, "patients");
-    auto worker = [&] {
-      for (int i = next++; i < o.n && !failed; i = next++) {
-        try {
-          const ph::PhantomPatient p = ph::make_patient(config, i, slots[std::size_t(i)].side);
-          write_patient(dir / slots[std::size_t(i)].id, p, o.force);
-          features[std::size_t(i)] = p.features;
-          if (o.check) checks[std::size_t(i)] = ph::check_patient(p, slots[std::size_t(i)]);
-          const std::lock_guard<std::mutex> lock(mutex);
-          progress.update(++done, slots[std::size_t(i)].id);
-        } catch (...) {
-          const std::lock_guard<std::mutex> lock(mutex);
-          if (!error) error = std::current_exception();
-          failed = true;
-        }
-      }
-    };
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
-    for (std::thread& t : pool) t.join();
-  }
-  if (error) std::rethrow_exception(error);
+  for_each_patient(slots, threads, [&](int i) {
+    const ph::PhantomPatient p = ph::make_patient(config, i, slots[std::size_t(i)].side);
+    write_patient(dir / slots[std::size_t(i)].id, p, o.force);
+    features[std::size_t(i)] = p.features;
+    if (o.check) checks[std::size_t(i)] = ph::check_patient(p, slots[std::size_t(i)]);
+  });
 
-  if (o.force) remove_stale(dir, "eval_", ".csv");
+  if (o.force) {  // scores, the check and snapshots of the replaced cohort describe it no more
+    remove_stale(dir, "eval_", ".csv");
+    for (const char* f : kCheckFiles) remove_stale(dir, f, "");
+    remove_stale(dir, "phantom_snapshot_", ".png");
+  }
   write_text_output(dir / "cohort.json", ph::manifest_json(slots, config, features), {}, o.force);
   const data::Cohort readable = data::read_cohort(dir);  // the manifest reads as any cohort
   const ph::SplitCounts c = ph::split_counts(o.n);
@@ -191,20 +316,9 @@ int run(const Options& o) {
       config.size[0], config.size[1], config.size[2], config.spacing[0], config.spacing[1],
       config.spacing[2], static_cast<unsigned long long>(o.seed), format_duration(seconds).c_str(),
       threads);
-  if (!o.check) return kExitOk;
-
-  const ph::CohortCheck s = ph::summarize_check(checks);
-  write_text_output(dir / "phantom_check.md", ph::check_markdown(checks, s, config), {}, o.force);
-  write_text_output(dir / "phantom_check.csv", ph::check_csv(checks), {}, o.force);
-  write_text_output(dir / "phantom_hu.csv", ph::histogram_csv(checks), {}, o.force);
-  std::printf(
-      "ctv phantom: check: rule without variation vs reference, mean Dice %.3f (>= 0.95: %s); "
-      "best uniform cropped margin %d mm, mean Dice %.3f (< 0.85: %s); report %s\n",
-      s.rule_dice_mean, s.rule_ok ? "pass" : "FAIL", s.best_margin_mm, s.best_uniform_dice,
-      s.uniform_ok ? "pass" : "FAIL", (dir / "phantom_check.md").string().c_str());
-  std::fflush(stdout);
-  if (!s.rule_ok || !s.uniform_ok)
-    throw UserError((dir / "phantom_check.md").string() + ": a cohort requirement failed");
+  const bool ok = !o.check || write_check(dir, checks, config, {}, o.force);
+  write_snapshots(dir, o.snapshots, o.force);
+  if (!ok) throw UserError((dir / kCheckFiles[0]).string() + ": a cohort requirement failed");
   return kExitOk;
 }
 
@@ -218,21 +332,34 @@ Command add_phantom(CLI::App& root) {
       "Split for --n 84 (the paper's): 56 right and 28 left; 50 train, 10 val, 24 test. Other n: "
       "the same proportions (data/phantom_cohort.h). Files are in LPS order; the same seed gives "
       "byte-identical images whatever --threads.");
-  app->add_option("--out", o.out, "Cohort folder to create (must be empty unless --force)")
-      ->required();
-  app->add_option("--n", o.n, "Number of patients")->capture_default_str();
-  app->add_option("--seed", o.seed, "Random seed; the same seed gives the same cohort")
-      ->capture_default_str();
-  app->add_option("--spacing", o.spacing, "Voxel spacing x,y,z in mm")->capture_default_str();
-  app->add_option("--size", o.size, "Grid size x,y,z in voxels")->capture_default_str();
+  CLI::Option* out =
+      app->add_option("--out", o.out, "Cohort folder to create (must be empty unless --force)");
+  CLI::Option* cohort = app->add_option(
+      "--cohort", o.cohort,
+      "A cohort ctv phantom wrote, to check (--check) or draw (--snapshots) instead of writing "
+      "one; its patients are re-made from the manifest's seed and must match their files");
+  out->excludes(cohort);
+  for (CLI::Option* opt :
+       {app->add_option("--n", o.n, "Number of patients")->capture_default_str(),
+        app->add_option("--seed", o.seed, "Random seed; the same seed gives the same cohort")
+            ->capture_default_str(),
+        app->add_option("--spacing", o.spacing, "Voxel spacing x,y,z in mm")->capture_default_str(),
+        app->add_option("--size", o.size, "Grid size x,y,z in voxels")->capture_default_str(),
+        app->add_flag("--no-variation", o.no_variation,
+                      "Reference CTVs without the observer variation (the rule alone)")})
+    opt->excludes(cohort);
   app->add_flag("--check", o.check,
                 "Also write phantom_check.md/.csv and phantom_hu.csv: the rule's Dice, the "
                 "uniform-margin sweep, 5/8 mm expansions, HU per tissue; exit 1 if a requirement "
                 "fails");
-  app->add_flag("--no-variation", o.no_variation,
-                "Reference CTVs without the observer variation (the rule alone)");
+  app->add_option("--snapshots", o.snapshots,
+                  "Also draw phantom_snapshot_<id>.png for the first N test patients: axial, "
+                  "coronal, sagittal CT through the iGTV with the iGTV, reference CTV and organ "
+                  "contours");
   app->add_option("--threads", o.threads, "Patients made at once (default: all cores)");
-  app->add_flag("--force", o.force, "Write into a non-empty folder, replacing same-named files");
+  app->add_flag("--force", o.force,
+                "Write into a non-empty folder, replacing same-named files (with --cohort: "
+                "replace existing check files and snapshots)");
   return {app, [] { return run(o); }};
 }
 

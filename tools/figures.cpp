@@ -280,6 +280,36 @@ void add_contour_path(cairo_t* cr, const std::vector<float>& mask, const ViewSam
     }
 }
 
+// Where each legend entry goes: one per mask (line sample and label), then the window text
+// (10 px further), wrapped onto a new line where an entry would pass `width`.
+struct LegendItem {
+  double x = 0;  // from the legend's left edge
+  int line = 0;
+};
+std::vector<LegendItem> legend_layout(const std::vector<ContourMask>& masks,
+                                      const std::string& window_text, double width) {
+  SurfacePtr scratch = new_surface(1, 1);
+  ContextPtr ctx = new_context(scratch.get());
+  cairo_set_font_size(ctx.get(), 12);
+  const auto advance = [&](const std::string& s) {
+    cairo_text_extents_t e;
+    cairo_text_extents(ctx.get(), s.c_str(), &e);
+    return e.x_advance;
+  };
+  std::vector<LegendItem> items;
+  double x = 0;
+  int line = 0;
+  const auto place = [&](double lead, double w, double trail) {
+    if (x > 0 && x + lead + w > width) x = 0, ++line;
+    if (x > 0) x += lead;
+    items.push_back({x, line});
+    x += w + trail;
+  };
+  for (const ContourMask& m : masks) place(0, 30 + advance(m.label), 22);
+  place(10, advance(window_text), 0);
+  return items;
+}
+
 void set_dash(cairo_t* cr, bool dashed) {
   const double dash[] = {5, 3};
   cairo_set_dash(cr, dashed ? dash : nullptr, dashed ? 2 : 0, 0);
@@ -314,8 +344,10 @@ std::string draw_box_plots(const std::vector<BoxPanel>& panels, const std::strin
 
 std::string draw_triplanar(const data::Volume& ct, const std::vector<ContourMask>& masks,
                            const std::array<int, 3>& centre, const CtWindow& window, double fov_mm,
-                           const std::string& title) {
+                           const std::string& title, int max_width_px) {
   const data::Geometry& g = ct.geometry;
+  if (max_width_px < 300)
+    throw std::invalid_argument("draw_triplanar: max_width_px must be at least 300");
   for (const ContourMask& m : masks)
     if (m.mask == nullptr || m.mask->size() != g.voxel_count())
       throw std::invalid_argument("draw_triplanar: mask \"" + m.label +
@@ -331,10 +363,16 @@ std::string draw_triplanar(const data::Volume& ct, const std::vector<ContourMask
     sum_w_mm += v.width() * g.spacing[v.axis_u];
     max_h_mm = std::max(max_h_mm, v.height() * g.spacing[v.axis_v]);
   }
-  constexpr double kGap = 34, kPad = 14, kTitle = 30, kLabel = 20, kLegend = 40;
-  const double scale = std::min((1200 - 2 * kGap - 2 * kPad) / sum_w_mm, 380 / max_h_mm);
+  constexpr double kGap = 34, kPad = 14, kTitle = 30, kLabel = 20, kLegend = 40, kLegendLine = 20;
+  const double scale = std::min((max_width_px - 2 * kGap - 2 * kPad) / sum_w_mm, 380 / max_h_mm);
   const int width = int(std::ceil(sum_w_mm * scale + 2 * kGap + 2 * kPad));
-  const int height = int(std::ceil(max_h_mm * scale + kTitle + 2 * kLabel + kLegend + kPad));
+  char win[96];
+  std::snprintf(win, sizeof win, "CT window: %s (level %g HU, width %g HU)", window.name.c_str(),
+                window.level, window.width);
+  const std::vector<LegendItem> legend = legend_layout(masks, win, width - 2 * kPad);
+  const int legend_lines = legend.empty() ? 1 : legend.back().line + 1;
+  const int height = int(std::ceil(max_h_mm * scale + kTitle + 2 * kLabel + kLegend + kPad +
+                                   (legend_lines - 1) * kLegendLine));
 
   SurfacePtr surface = new_surface(width, height);
   ContextPtr ctx = new_context(surface.get());
@@ -396,29 +434,37 @@ std::string draw_triplanar(const data::Volume& ct, const std::vector<ContourMask
   }
 
   // Legend: a line sample and a label per mask, then the window.
-  double lx = kPad;
   const double ly = y + max_h_mm * scale + kLabel + 16;
-  for (const ContourMask& m : masks) {
+  for (std::size_t i = 0; i < legend.size(); ++i) {
+    const double lx = kPad + legend[i].x, lyi = ly + legend[i].line * kLegendLine;
+    if (i == masks.size()) {
+      set_dash(cr, false);
+      cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
+      text(cr, win, lx, lyi, 12, Align::left);
+      continue;
+    }
+    const ContourMask& m = masks[i];
     cairo_set_line_width(cr, 2.5);
     set_colour(cr, m.colour);
     set_dash(cr, m.dashed);
-    cairo_move_to(cr, lx, ly - 4);
-    cairo_line_to(cr, lx + 24, ly - 4);
+    cairo_move_to(cr, lx, lyi - 4);
+    cairo_line_to(cr, lx + 24, lyi - 4);
     cairo_stroke(cr);
     cairo_set_source_rgb(cr, 0, 0, 0);
-    cairo_set_font_size(cr, 12);
-    cairo_text_extents_t e;
-    cairo_text_extents(cr, m.label.c_str(), &e);
-    text(cr, m.label, lx + 30, ly, 12, Align::left);
-    lx += 30 + e.x_advance + 22;
+    text(cr, m.label, lx + 30, lyi, 12, Align::left);
   }
-  set_dash(cr, false);
-  char win[96];
-  std::snprintf(win, sizeof win, "CT window: %s (level %g HU, width %g HU)", window.name.c_str(),
-                window.level, window.width);
-  cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
-  text(cr, win, lx + 10, ly, 12, Align::left);
   return png_bytes(cr, surface.get());
+}
+
+std::array<int, 3> mask_centroid_voxel(const data::Volume& mask) {
+  const auto& d = mask.geometry.dim;
+  double sum[3] = {0, 0, 0}, n = 0;
+  for (int k = 0; k < d[2]; ++k)
+    for (int j = 0; j < d[1]; ++j)
+      for (int i = 0; i < d[0]; ++i)
+        if (mask.at(i, j, k) > 0.5f) sum[0] += i, sum[1] += j, sum[2] += k, n += 1;
+  if (n == 0) return {d[0] / 2, d[1] / 2, d[2] / 2};
+  return {int(std::lround(sum[0] / n)), int(std::lround(sum[1] / n)), int(std::lround(sum[2] / n))};
 }
 
 }  // namespace ctv::cli

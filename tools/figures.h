@@ -64,12 +64,18 @@ struct ContourMask {
 
 // Axial, coronal and sagittal slices of `ct` through voxel `centre`, each cropped to a square
 // field of view of fov_mm around it (clipped to the volume; fov_mm <= 0 shows the whole slice),
-// in the given window, with every mask's contour and a legend listing the masks in order. The
-// first mask is drawn last, on top of the others (put the iGTV first).
-// requires: each mask has ct's voxel count; centre inside the volume (std::invalid_argument).
+// in the given window, with every mask's contour and a legend listing the masks in order (on
+// as many lines as the width needs). The first mask is drawn last, on top of the others (put
+// the iGTV first). The image is at most max_width_px wide (views scaled to fit, 380 px high at
+// most).
+// requires: each mask has ct's voxel count; centre inside the volume; max_width_px >= 300
+//           (std::invalid_argument).
 // throws std::runtime_error when Cairo fails.
 std::string draw_triplanar(const data::Volume& ct, const std::vector<ContourMask>& masks,
                            const std::array<int, 3>& centre, const CtWindow& window, double fov_mm,
-                           const std::string& title);
+                           const std::string& title, int max_width_px = 1200);
+
+// The voxel nearest the centroid of a mask (voxels > 0.5); the volume's centre when it is empty.
+std::array<int, 3> mask_centroid_voxel(const data::Volume& mask);
 
 }  // namespace ctv::cli
