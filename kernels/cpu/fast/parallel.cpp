@@ -56,7 +56,11 @@ class Pool {
     for (std::thread& t : workers_) t.join();
     workers_.clear();
     stop_ = false;
-    for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { work(); });
+    // A new worker starts from the current generation: it must wait for the next loop. Starting
+    // from 0 it would take the resize itself for a loop, check out of the next loop twice and
+    // leave its caller waiting for ever (pending_ never back at 0).
+    const std::uint64_t current = generation_;
+    for (int i = 0; i < workers; ++i) workers_.emplace_back([this, current] { work(current); });
   }
 
   // requires: run_mutex_ held.
@@ -84,8 +88,7 @@ class Pool {
     if (error_) std::rethrow_exception(error_);
   }
 
-  void work() {
-    std::uint64_t seen = 0;
+  void work(std::uint64_t seen) {
     for (;;) {
       {
         std::unique_lock<std::mutex> lock(mutex_);
