@@ -9,7 +9,7 @@ ctv=$1
 data=$2/nifti
 source "$(dirname "${BASH_SOURCE[0]}")/lib/checks.bash"
 
-"$ctv" demo --steps 1 --out "$tmp/demo" >"$tmp/demo.log" 2>&1 || {
+"$ctv" demo --toy --steps 1 --out "$tmp/demo" >"$tmp/demo.log" 2>&1 || {
   echo "FAIL: ctv demo could not make the toy files"
   cat "$tmp/demo.log"
   exit 1
