@@ -189,9 +189,8 @@ bool write_check(const fs::path& dir, const std::vector<ph::PatientCheck>& check
   return s.rule_ok && s.uniform_ok;
 }
 
-void write_snapshots(const fs::path& dir, int count, bool force) {
-  if (count == 0) return;
-  const PhantomCohortOnDisk cohort = read_phantom_cohort(dir);
+void write_snapshots(const PhantomCohortOnDisk& cohort, int count, bool force) {
+  const fs::path& dir = cohort.dir;
   const std::vector<int> chosen = snapshot_patients(cohort.slots, count);
   if (chosen.empty()) {
     std::printf("ctv phantom: snapshots: the cohort has no test patient; none drawn\n");
@@ -210,6 +209,13 @@ void write_snapshots(const fs::path& dir, int count, bool force) {
   std::fflush(stdout);
 }
 
+// After the check (check_ok false when a requirement failed): the snapshots, then the verdict.
+int finish(const fs::path& dir, bool check_ok, const Options& o) {
+  if (o.snapshots > 0) write_snapshots(read_phantom_cohort(dir), o.snapshots, o.force);
+  if (!check_ok) throw UserError((dir / kCheckFiles[0]).string() + ": a cohort requirement failed");
+  return kExitOk;
+}
+
 // --cohort DIR: the check and snapshots of a cohort on disk.
 int run_existing(const Options& o) {
   const fs::path dir(o.cohort);
@@ -225,6 +231,7 @@ int run_existing(const Options& o) {
       if (fs::exists(f))
         throw UserError(f.string() + ": exists; nothing written (use --force to replace it)");
 
+  bool ok = true;
   if (o.check) {
     const int n = int(cohort.slots.size()), threads = thread_count(o, n);
     const auto t0 = std::chrono::steady_clock::now();
@@ -240,13 +247,9 @@ int run_existing(const Options& o) {
         "files, in %s with %d threads\n",
         dir.string().c_str(), n, static_cast<unsigned long long>(cohort.config.seed),
         format_duration(seconds).c_str(), threads);
-    const bool ok = write_check(dir, checks, cohort.config, {dir / "cohort.json"}, o.force);
-    write_snapshots(dir, o.snapshots, o.force);
-    if (!ok) throw UserError((dir / kCheckFiles[0]).string() + ": a cohort requirement failed");
-    return kExitOk;
+    ok = write_check(dir, checks, cohort.config, {dir / "cohort.json"}, o.force);
   }
-  write_snapshots(dir, o.snapshots, o.force);
-  return kExitOk;
+  return finish(dir, ok, o);
 }
 
 int run(const Options& o) {
@@ -316,10 +319,7 @@ int run(const Options& o) {
       config.size[0], config.size[1], config.size[2], config.spacing[0], config.spacing[1],
       config.spacing[2], static_cast<unsigned long long>(o.seed), format_duration(seconds).c_str(),
       threads);
-  const bool ok = !o.check || write_check(dir, checks, config, {}, o.force);
-  write_snapshots(dir, o.snapshots, o.force);
-  if (!ok) throw UserError((dir / kCheckFiles[0]).string() + ": a cohort requirement failed");
-  return kExitOk;
+  return finish(dir, !o.check || write_check(dir, checks, config, {}, o.force), o);
 }
 
 }  // namespace

@@ -158,8 +158,8 @@ std::string draw_phantom_snapshot(const PhantomCohortOnDisk& c, int index,
       {"heart", "heart", {1.00, 0.45, 0.80}, false},
       {"esophagus", "esophagus", {1.00, 0.60, 0.00}, false},
       {"great_vessels", "great vessels", {0.25, 0.50, 1.00}, false},
+      {"spinal_canal", "spinal canal", {0.00, 0.85, 0.85}, false},  // over the vertebrae' hole
       {"vertebrae", "vertebrae", {0.95, 0.90, 0.20}, false},
-      {"spinal_canal", "spinal canal", {0.00, 0.85, 0.85}, false},
       {"lungs", "lungs", {0.70, 0.45, 1.00}, false},
   };
   std::vector<data::Volume> volumes;
