@@ -219,10 +219,11 @@ bool ModelSelection::observe(int epoch, double value) {
   return improved;
 }
 
-std::vector<PreparedPatient> prepare_patients(const data::Cohort& cohort,
-                                              const std::vector<data::CohortPatient>& patients,
-                                              const data::PreprocessConfig& config, int threads,
-                                              const std::function<void(std::size_t)>& on_patient) {
+std::vector<PreparedPatient> prepare_patients(
+    const data::Cohort& cohort, const std::vector<data::CohortPatient>& patients,
+    const data::PreprocessConfig& config, int threads,
+    const std::function<void(std::size_t)>& on_patient,
+    const std::function<void(const std::string&)>& on_warning) {
   std::vector<PreparedPatient> out;
   for (std::size_t i = 0; i < patients.size(); ++i) {
     const fs::path dir = cohort.patient_dir(patients[i]);
@@ -249,6 +250,9 @@ std::vector<PreparedPatient> prepare_patients(const data::Cohort& cohort,
     p.grid.ctv = data::to_network_grid(plan, ctv, data::SampleKind::mask, threads);
     if (count_mask(p.grid.igtv) == 0)
       throw std::runtime_error(igtv_f.string() + ": the iGTV falls outside the network's crop");
+    if (const double mm = data::crop_clearance_mm(plan, igtv); mm < 10 && on_warning)
+      on_warning(patients[i].id + ": the iGTV plus 10 mm leaves the network's crop (clearance " +
+                 std::to_string(int(std::floor(mm))) + " mm); its CTV may be cut there");
     out.push_back(std::move(p));
     if (on_patient) on_patient(i);
   }
@@ -311,10 +315,11 @@ TrainResult train(const data::Cohort& cohort, const TrainRequest& req, TrainObse
            std::to_string(val_ids.size()) + " validation patients on the " +
            std::to_string(c.data.grid[0]) + " x " + std::to_string(c.data.grid[1]) + " x " +
            std::to_string(c.data.grid[2]) + " grid");
+  const auto warn = [&](const std::string& line) { obs.note("warning: " + line); };
   const std::vector<PreparedPatient> train_set =
-      prepare_patients(cohort, train_ids, c.data, threads, {});
+      prepare_patients(cohort, train_ids, c.data, threads, {}, warn);
   const std::vector<PreparedPatient> val_set =
-      prepare_patients(cohort, val_ids, c.data, threads, {});
+      prepare_patients(cohort, val_ids, c.data, threads, {}, warn);
 
   const std::int64_t samples = c.samples_per_epoch(std::int64_t(train_set.size()));
   const std::int64_t steps_per_epoch = (samples + c.batch - 1) / c.batch;

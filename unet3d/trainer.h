@@ -74,11 +74,13 @@ struct PreparedPatient {
 
 // Reads and preprocesses each patient's ct, igtv and ctv (cohort folder files).
 // throws std::runtime_error naming the file: missing, unreadable, geometry mismatch, an empty
-//   iGTV or CTV; data::NiftiError for a bad NIfTI. `on_patient(i)` is called after each.
-std::vector<PreparedPatient> prepare_patients(const data::Cohort& cohort,
-                                              const std::vector<data::CohortPatient>& patients,
-                                              const data::PreprocessConfig& config, int threads,
-                                              const std::function<void(std::size_t)>& on_patient);
+//   iGTV or CTV; data::NiftiError for a bad NIfTI. `on_patient(i)` is called after each;
+//   `on_warning` (may be empty) for each patient whose iGTV plus 10 mm leaves the crop.
+std::vector<PreparedPatient> prepare_patients(
+    const data::Cohort& cohort, const std::vector<data::CohortPatient>& patients,
+    const data::PreprocessConfig& config, int threads,
+    const std::function<void(std::size_t)>& on_patient,
+    const std::function<void(const std::string&)>& on_warning = {});
 
 struct EpochRecord {
   int epoch = 0;          // 1-based
