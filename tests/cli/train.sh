@@ -19,7 +19,9 @@ base=(--cohort "$tmp/c" --grid 32,32,16 --spacing 8,8,8 --levels 2 --base-filter
   --checkpoint-every 1)
 args=("${base[@]}" --lr 1e-2 --epochs 4)
 
+t0=$(date +%s%N)
 check "uninterrupted run" 0 "$ctv" train "${args[@]}" --out "$tmp/a" --threads 2
+run_ms=$((($(date +%s%N) - t0) / 1000000))  # kills come within half the time a run takes
 has "final line" "$out" "4 epochs, 24 steps; selected epoch [1-4]"
 lines "log has a header and 4 rows" "$tmp/a/log.csv" 5
 
@@ -33,7 +35,7 @@ for attempt in $(seq 1 40); do
   [[ -d $tmp/b ]] && resume=(--force)  # killed before its first checkpoint: start again
   [[ -f $tmp/b/latest.h5 ]] && resume=(--resume)
   threads=$((attempt % 3 + 1))
-  if ((attempt == 2)); then
+  if ((attempt == 1)); then
     # Kill while a checkpoint is being written: the temporary exists, not yet renamed.
     CTV_TEST_PAUSE_BEFORE_PUBLISH_MS=1000 "$ctv" train "${args[@]}" --out "$tmp/b" "${resume[@]}" \
       --threads $threads >>"$tmp/b.log" 2>&1 &
@@ -46,7 +48,8 @@ for attempt in $(seq 1 40); do
   else
     "$ctv" train "${args[@]}" --out "$tmp/b" "${resume[@]}" --threads $threads >>"$tmp/b.log" 2>&1 &
     pid=$!
-    sleep "0.$((RANDOM % 4))$((RANDOM % 10))"
+    ms=$((RANDOM % (run_ms / 2 + 1) + 1))
+    sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
   fi
   if kill -9 $pid 2>/dev/null; then
     wait $pid 2>/dev/null
