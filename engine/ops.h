@@ -8,8 +8,9 @@
 // - Inputs may be channel-slice views; ops copy them to dense buffers only when a kernel needs
 //   it. Outputs are dense, freshly allocated (concat_channels may return a view, see there).
 // - Each op dispatches on the device tag to a backend kernel (engine/ops_dispatch.h); today
-//   the CPU reference kernels of kernels/cpu/reference (double accumulation, fixed-order
-//   chunked reductions: results do not depend on the thread count).
+//   the fast CPU kernels of kernels/cpu/fast for float32, the reference kernels of
+//   kernels/cpu/reference for float64 or under CTV_CPU_KERNELS=reference (fixed-order chunked
+//   reductions on both: results do not depend on the thread count).
 // - Gradients: each op's backward produces fresh contributions that the engine ACCUMULATES
 //   into its inputs' grads (+=; see engine/autograd.h). Nothing an op does overwrites a grad.
 #pragma once
@@ -79,6 +80,16 @@ struct BatchNormState {
 //           the terms through mu and var.
 Var batch_norm3d(const Var& x, const Var& gamma, const Var& beta, BatchNormState& state,
                  bool training);
+
+// relu(batch_norm3d(x, ...)) as one op: the same values, gradients and state updates as the
+// pair (bit for bit on the reference kernels; the fast ones normalise and rectify in one pass
+// and never store the ReLU's gradient). Saved for backward: x and the output.
+// overwrite_input: when no graph is recorded (inference mode, grad mode off, or nothing
+//   requires grad) and x is dense, the result is written over x's storage and shares it, so
+//   x, and every Var or Tensor sharing that storage, then holds the result: one activation
+//   buffer instead of two. Otherwise (a graph is recorded, or x is a view) a fresh output.
+Var batch_norm_relu3d(const Var& x, const Var& gamma, const Var& beta, BatchNormState& state,
+                      bool training, bool overwrite_input = false);
 
 // y = max(x, 0). The gradient at exactly x = 0 is 0 (dy passes where y > 0 only).
 Var relu(const Var& x);

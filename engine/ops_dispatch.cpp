@@ -1,15 +1,24 @@
-// Backend dispatch: device tag and dtype -> kernel. CPU convolutions go to kernels/cpu/fast
-// unless set_cpu_kernels(reference); every other CPU op goes to the reference kernels.
+// Backend dispatch: device tag and dtype -> kernel. CPU float32 calls go to kernels/cpu/fast
+// unless set_cpu_kernels(reference); float64 and the tiny per-channel kernels (invstd, running
+// estimates) go to the reference kernels.
 #include "engine/ops_dispatch.h"
 
 #include <atomic>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "kernels/cpu/fast/adam.h"
+#include "kernels/cpu/fast/batch_norm3d.h"
+#include "kernels/cpu/fast/concat.h"
 #include "kernels/cpu/fast/conv3d.h"
 #include "kernels/cpu/fast/conv_transpose3d.h"
+#include "kernels/cpu/fast/elementwise.h"
+#include "kernels/cpu/fast/losses.h"
+#include "kernels/cpu/fast/max_pool3d.h"
+#include "kernels/cpu/fast/reduce.h"
 #include "kernels/cpu/reference/batch_norm3d.h"
 #include "kernels/cpu/reference/concat.h"
 #include "kernels/cpu/reference/elementwise.h"
@@ -95,6 +104,8 @@ void add_inplace(Tensor& y, const Tensor& x) {
     throw std::invalid_argument("add_inplace: " + x.describe() + " into " + y.describe());
   on_float("add_inplace", {&y, &x}, [&](auto tag) {
     using T = decltype(tag);
+    if constexpr (std::is_same_v<T, float>)
+      if (use_fast()) return fast::add_inplace(n_of(y), x.data<T>(), y.data<T>());
     ref::add_inplace<T>(n_of(y), x.data<T>(), y.data<T>());
   });
 }
@@ -102,6 +113,8 @@ void add_inplace(Tensor& y, const Tensor& x) {
 void sum_rows(const Tensor& x, Tensor& out) {
   on_float("sum_rows", {&x, &out}, [&](auto tag) {
     using T = decltype(tag);
+    if constexpr (std::is_same_v<T, float>)
+      if (use_fast()) return fast::sum_rows(x.rows(), x.shape().last(), x.data<T>(), out.data<T>());
     ref::sum_rows<T>(x.rows(), x.shape().last(), x.data<T>(), out.data<T>());
   });
 }
@@ -121,8 +134,14 @@ void concat_channels(const Tensor* const* inputs, std::size_t count, Tensor& dst
       widths[i] = static_cast<std::size_t>(inputs[i]->shape().last());
       pitches[i] = static_cast<std::size_t>(inputs[i]->pitch());
     }
-    ref::concat_channels<T>(static_cast<std::size_t>(dst.rows()), count, src.data(), widths.data(),
-                            pitches.data(), dst.data<T>(), static_cast<std::size_t>(dst.pitch()));
+    const auto rows = static_cast<std::size_t>(dst.rows());
+    const auto pitch = static_cast<std::size_t>(dst.pitch());
+    if constexpr (std::is_same_v<T, float>)
+      if (use_fast())
+        return fast::concat_channels(rows, count, src.data(), widths.data(), pitches.data(),
+                                     dst.data<T>(), pitch);
+    ref::concat_channels<T>(rows, count, src.data(), widths.data(), pitches.data(), dst.data<T>(),
+                            pitch);
   });
 }
 
@@ -195,8 +214,10 @@ void max_pool3d_fprop(const MaxPool3dShape& s, const Tensor& x, Tensor& y, Tenso
   if (argmax) require_dense_i64("max_pool3d_fprop", *argmax);
   on_float("max_pool3d_fprop", {&x, &y}, [&](auto tag) {
     using T = decltype(tag);
-    ref::max_pool3d_fprop<T>(s, x.data<T>(), y.data<T>(),
-                             argmax ? argmax->data<std::int64_t>() : nullptr);
+    std::int64_t* am = argmax ? argmax->data<std::int64_t>() : nullptr;
+    if constexpr (std::is_same_v<T, float>)
+      if (use_fast()) return fast::max_pool3d_fprop(s, x.data<T>(), y.data<T>(), am);
+    ref::max_pool3d_fprop<T>(s, x.data<T>(), y.data<T>(), am);
   });
 }
 
@@ -204,6 +225,9 @@ void max_pool3d_bprop(const MaxPool3dShape& s, const Tensor& dy, const Tensor& a
   require_dense_i64("max_pool3d_bprop", argmax);
   on_float("max_pool3d_bprop", {&dy, &dx}, [&](auto tag) {
     using T = decltype(tag);
+    if constexpr (std::is_same_v<T, float>)
+      if (use_fast())
+        return fast::max_pool3d_bprop(s, dy.data<T>(), argmax.data<std::int64_t>(), dx.data<T>());
     ref::max_pool3d_bprop<T>(s, dy.data<T>(), argmax.data<std::int64_t>(), dx.data<T>());
   });
 }
@@ -211,6 +235,8 @@ void max_pool3d_bprop(const MaxPool3dShape& s, const Tensor& dy, const Tensor& a
 void relu_fwd(const Tensor& x, Tensor& y) {
   on_float("relu_fwd", {&x, &y}, [&](auto tag) {
     using T = decltype(tag);
+    if constexpr (std::is_same_v<T, float>)
+      if (use_fast()) return fast::relu_fwd(n_of(x), x.data<T>(), y.data<T>());
     ref::relu_fwd<T>(n_of(x), x.data<T>(), y.data<T>());
   });
 }
@@ -218,6 +244,8 @@ void relu_fwd(const Tensor& x, Tensor& y) {
 void relu_bwd(const Tensor& y, const Tensor& dy, Tensor& dx) {
   on_float("relu_bwd", {&y, &dy, &dx}, [&](auto tag) {
     using T = decltype(tag);
+    if constexpr (std::is_same_v<T, float>)
+      if (use_fast()) return fast::relu_bwd(n_of(y), y.data<T>(), dy.data<T>(), dx.data<T>());
     ref::relu_bwd<T>(n_of(y), y.data<T>(), dy.data<T>(), dx.data<T>());
   });
 }
@@ -225,6 +253,8 @@ void relu_bwd(const Tensor& y, const Tensor& dy, Tensor& dx) {
 void sigmoid_fwd(const Tensor& x, Tensor& y) {
   on_float("sigmoid_fwd", {&x, &y}, [&](auto tag) {
     using T = decltype(tag);
+    if constexpr (std::is_same_v<T, float>)
+      if (use_fast()) return fast::sigmoid_fwd(n_of(x), x.data<T>(), y.data<T>());
     ref::sigmoid_fwd<T>(n_of(x), x.data<T>(), y.data<T>());
   });
 }
@@ -232,6 +262,8 @@ void sigmoid_fwd(const Tensor& x, Tensor& y) {
 void sigmoid_bwd(const Tensor& y, const Tensor& dy, Tensor& dx) {
   on_float("sigmoid_bwd", {&y, &dy, &dx}, [&](auto tag) {
     using T = decltype(tag);
+    if constexpr (std::is_same_v<T, float>)
+      if (use_fast()) return fast::sigmoid_bwd(n_of(y), y.data<T>(), dy.data<T>(), dx.data<T>());
     ref::sigmoid_bwd<T>(n_of(y), y.data<T>(), dy.data<T>(), dx.data<T>());
   });
 }
@@ -239,6 +271,10 @@ void sigmoid_bwd(const Tensor& y, const Tensor& dy, Tensor& dx) {
 void batch_norm_stats(const Tensor& x, Tensor& mean, Tensor& var) {
   on_float("batch_norm_stats", {&x}, [&](auto tag) {
     using T = decltype(tag);
+    if constexpr (std::is_same_v<T, float>)
+      if (use_fast())
+        return fast::batch_norm_stats(x.rows(), x.shape().last(), x.data<T>(), mean.data<double>(),
+                                      var.data<double>());
     ref::batch_norm_stats<T>(x.rows(), x.shape().last(), x.data<T>(), mean.data<double>(),
                              var.data<double>());
   });
@@ -259,8 +295,30 @@ void batch_norm_fwd(const Tensor& x, const Tensor& mean, const Tensor& invstd, c
                     const Tensor& beta, Tensor& y) {
   on_float("batch_norm_fwd", {&x, &gamma, &beta, &y}, [&](auto tag) {
     using T = decltype(tag);
+    if constexpr (std::is_same_v<T, float>)
+      if (use_fast())
+        return fast::batch_norm_fwd(x.rows(), x.shape().last(), x.data<T>(), mean.data<double>(),
+                                    invstd.data<double>(), gamma.data<T>(), beta.data<T>(),
+                                    y.data<T>());
     ref::batch_norm_fwd<T>(x.rows(), x.shape().last(), x.data<T>(), mean.data<double>(),
                            invstd.data<double>(), gamma.data<T>(), beta.data<T>(), y.data<T>());
+  });
+}
+
+void batch_norm_relu_fwd(const Tensor& x, const Tensor& mean, const Tensor& invstd,
+                         const Tensor& gamma, const Tensor& beta, Tensor& y) {
+  on_float("batch_norm_relu_fwd", {&x, &gamma, &beta, &y}, [&](auto tag) {
+    using T = decltype(tag);
+    const std::int64_t M = x.rows(), C = x.shape().last();
+    if constexpr (std::is_same_v<T, float>)
+      if (use_fast())
+        return fast::batch_norm_relu_fwd(M, C, x.data<T>(), mean.data<double>(),
+                                         invstd.data<double>(), gamma.data<T>(), beta.data<T>(),
+                                         y.data<T>());
+    // The reference pair, each allowed in place.
+    ref::batch_norm_fwd<T>(M, C, x.data<T>(), mean.data<double>(), invstd.data<double>(),
+                           gamma.data<T>(), beta.data<T>(), y.data<T>());
+    ref::relu_fwd<T>(n_of(y), y.data<T>(), y.data<T>());
   });
 }
 
@@ -269,9 +327,38 @@ void batch_norm_bwd(bool training, const Tensor& x, const Tensor& dy, const Tens
                     Tensor* dbeta) {
   on_float("batch_norm_bwd", {&x, &dy, &gamma, dx, dgamma, dbeta}, [&](auto tag) {
     using T = decltype(tag);
+    if constexpr (std::is_same_v<T, float>)
+      if (use_fast()) {
+        auto* k = training ? &fast::batch_norm_bwd_train : &fast::batch_norm_bwd_eval;
+        return k(x.rows(), x.shape().last(), x.data<T>(), dy.data<T>(), mean.data<double>(),
+                 invstd.data<double>(), gamma.data<T>(), ptr<T>(dx), ptr<T>(dgamma),
+                 ptr<T>(dbeta));
+      }
     auto* k = training ? &ref::batch_norm_bwd_train<T> : &ref::batch_norm_bwd_eval<T>;
     k(x.rows(), x.shape().last(), x.data<T>(), dy.data<T>(), mean.data<double>(),
       invstd.data<double>(), gamma.data<T>(), ptr<T>(dx), ptr<T>(dgamma), ptr<T>(dbeta));
+  });
+}
+
+void batch_norm_relu_bwd(bool training, const Tensor& x, const Tensor& y, const Tensor& dy,
+                         const Tensor& mean, const Tensor& invstd, const Tensor& gamma, Tensor* dx,
+                         Tensor* dgamma, Tensor* dbeta) {
+  on_float("batch_norm_relu_bwd", {&x, &y, &dy, &gamma, dx, dgamma, dbeta}, [&](auto tag) {
+    using T = decltype(tag);
+    const std::int64_t M = x.rows(), C = x.shape().last();
+    if constexpr (std::is_same_v<T, float>)
+      if (use_fast()) {
+        auto* k = training ? &fast::batch_norm_relu_bwd_train : &fast::batch_norm_relu_bwd_eval;
+        return k(M, C, x.data<T>(), y.data<T>(), dy.data<T>(), mean.data<double>(),
+                 invstd.data<double>(), gamma.data<T>(), ptr<T>(dx), ptr<T>(dgamma),
+                 ptr<T>(dbeta));
+      }
+    // The reference pair: dz = relu_bwd(y, dy) stored, then the batch-norm backward.
+    Tensor dz = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
+    ref::relu_bwd<T>(n_of(y), y.data<T>(), dy.data<T>(), dz.data<T>());
+    auto* k = training ? &ref::batch_norm_bwd_train<T> : &ref::batch_norm_bwd_eval<T>;
+    k(M, C, x.data<T>(), dz.data<T>(), mean.data<double>(), invstd.data<double>(),
+      gamma.data<T>(), ptr<T>(dx), ptr<T>(dgamma), ptr<T>(dbeta));
   });
 }
 
@@ -289,6 +376,11 @@ AmgmSums amgm_sums(const Tensor& p, const Tensor& g) {
   AmgmSums s;
   on_float("amgm_sums", {&p, &g}, [&](auto tag) {
     using T = decltype(tag);
+    if constexpr (std::is_same_v<T, float>)
+      if (use_fast()) {
+        s = fast::amgm_sums(p.numel(), p.data<T>(), g.data<T>());
+        return;
+      }
     s = ref::amgm_sums<T>(p.numel(), p.data<T>(), g.data<T>());
   });
   return s;
@@ -298,6 +390,10 @@ void amgm_bwd(const Tensor& p, const Tensor& g, const AmgmSums& s, double eps, d
               Tensor* dp, Tensor* dg) {
   on_float("amgm_bwd", {&p, &g, dp, dg}, [&](auto tag) {
     using T = decltype(tag);
+    if constexpr (std::is_same_v<T, float>)
+      if (use_fast())
+        return fast::amgm_bwd(p.numel(), p.data<T>(), g.data<T>(), s, eps, dL, ptr<T>(dp),
+                              ptr<T>(dg));
     ref::amgm_bwd<T>(p.numel(), p.data<T>(), g.data<T>(), s, eps, dL, ptr<T>(dp), ptr<T>(dg));
   });
 }
@@ -306,6 +402,11 @@ double bce_value(const Tensor& p, const Tensor& g, double w_bg) {
   double v = 0.0;
   on_float("bce_value", {&p, &g}, [&](auto tag) {
     using T = decltype(tag);
+    if constexpr (std::is_same_v<T, float>)
+      if (use_fast()) {
+        v = fast::bce_value(p.numel(), p.data<T>(), g.data<T>(), w_bg);
+        return;
+      }
     v = ref::bce_value<T>(p.numel(), p.data<T>(), g.data<T>(), w_bg);
   });
   return v;
@@ -314,6 +415,10 @@ double bce_value(const Tensor& p, const Tensor& g, double w_bg) {
 void bce_bwd(const Tensor& p, const Tensor& g, double w_bg, double dL, Tensor* dp, Tensor* dg) {
   on_float("bce_bwd", {&p, &g, dp, dg}, [&](auto tag) {
     using T = decltype(tag);
+    if constexpr (std::is_same_v<T, float>)
+      if (use_fast())
+        return fast::bce_bwd(p.numel(), p.data<T>(), g.data<T>(), w_bg, dL, ptr<T>(dp),
+                             ptr<T>(dg));
     ref::bce_bwd<T>(p.numel(), p.data<T>(), g.data<T>(), w_bg, dL, ptr<T>(dp), ptr<T>(dg));
   });
 }
@@ -322,6 +427,10 @@ void adam_step(Tensor& theta, const Tensor& g, Tensor& m, Tensor& v, std::int64_
                const AdamHyper& h) {
   on_float("adam_step", {&theta, &g, &m, &v}, [&](auto tag) {
     using T = decltype(tag);
+    if constexpr (std::is_same_v<T, float>)
+      if (use_fast())
+        return fast::adam_step(theta.numel(), theta.data<T>(), g.data<T>(), m.data<T>(),
+                               v.data<T>(), t, h);
     ref::adam_step<T>(theta.numel(), theta.data<T>(), g.data<T>(), m.data<T>(), v.data<T>(), t, h);
   });
 }

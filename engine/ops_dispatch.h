@@ -1,8 +1,9 @@
 // The dispatch layer: one function per kernel, on Tensors, choosing the backend kernel by the
 // tensors' device tag and dtype at run time (dlib's tt:: idea, without its compile-time
-// backend choice). CPU calls go to kernels/cpu/fast for the ops that have a fast kernel
-// (conv3d and conv_transpose3d, float32; set_cpu_kernels picks), to kernels/cpu/reference
-// otherwise; CUDA kernels slot in here, behind the same signatures, and the ops never change.
+// backend choice). CPU float32 calls go to kernels/cpu/fast (every op but the tiny
+// per-channel batch_norm_invstd and batch_norm_update_running; set_cpu_kernels picks), float64
+// calls and set_cpu_kernels(reference) to kernels/cpu/reference; CUDA kernels slot in here,
+// behind the same signatures, and the ops never change.
 //
 // Common contract of every function here:
 // requires: all tensors defined, dense (is_contiguous()), on one device, of one floating dtype
@@ -76,6 +77,15 @@ void batch_norm_fwd(const Tensor& x, const Tensor& mean, const Tensor& invstd, c
 void batch_norm_bwd(bool training, const Tensor& x, const Tensor& dy, const Tensor& mean,
                     const Tensor& invstd, const Tensor& gamma, Tensor* dx, Tensor* dgamma,
                     Tensor* dbeta);
+// Fused with the ReLU after it: y = relu(batch_norm_fwd(x)) in one pass. y may share x's
+// storage (same offset: in place). On the reference: batch_norm_fwd, then relu_fwd in place.
+void batch_norm_relu_fwd(const Tensor& x, const Tensor& mean, const Tensor& invstd,
+                         const Tensor& gamma, const Tensor& beta, Tensor& y);
+// The backward of batch_norm_relu_fwd, y its output: batch_norm_bwd of dz = relu_bwd(y, dy),
+// dz never stored on the fast kernels (the reference stores it and runs the pair).
+void batch_norm_relu_bwd(bool training, const Tensor& x, const Tensor& y, const Tensor& dy,
+                         const Tensor& mean, const Tensor& invstd, const Tensor& gamma, Tensor* dx,
+                         Tensor* dgamma, Tensor* dbeta);
 void batch_norm_update_running(std::int64_t M, const Tensor& mean, const Tensor& var,
                                double momentum, Tensor& running_mean, Tensor& running_var);
 

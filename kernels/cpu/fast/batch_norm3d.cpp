@@ -1,0 +1,292 @@
+// Fast batch normalisation, alone and fused with ReLU (see batch_norm3d.h).
+//
+// Every row loop is instantiated for the channel counts the U-Net uses (kC > 0: the
+// per-channel constants and accumulators stay in registers, and a row is copied into local
+// arrays before the arithmetic, so the compiler vectorises it even when the output aliases an
+// input) and once for any C (kC == 0); both compute the same terms in the same order.
+#include "kernels/cpu/fast/batch_norm3d.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels/cpu/fast/elementwise.h"
+#include "kernels/cpu/fast/parallel.h"
+#include "kernels/cpu/fast/reduce.h"
+
+namespace ctv::kernels::fast {
+
+namespace {
+
+// Calls f.template operator()<kC>() with kC = C for the common channel counts, else kC = 0.
+template <typename F>
+void with_channels(std::int64_t C, F&& f) {
+  switch (C) {
+    case 1:
+      return f.template operator()<1>();
+    case 2:
+      return f.template operator()<2>();
+    case 4:
+      return f.template operator()<4>();
+    case 8:
+      return f.template operator()<8>();
+    case 16:
+      return f.template operator()<16>();
+    case 32:
+      return f.template operator()<32>();
+    case 64:
+      return f.template operator()<64>();
+    case 128:
+      return f.template operator()<128>();
+    case 256:
+      return f.template operator()<256>();
+    default:
+      return f.template operator()<0>();
+  }
+}
+
+// Rows per element-wise chunk: about kElementBlock elements.
+std::int64_t row_grain(std::int64_t C) {
+  return std::max<std::int64_t>(1, static_cast<std::int64_t>(kElementBlock) / C);
+}
+
+// The ReLU backward mask: dz = y > 0 ? dy : 0 (relu_bwd), or dz = dy without the ReLU.
+template <bool kRelu>
+inline float masked(const float* y, const float* dy, std::int64_t i) {
+  if constexpr (kRelu)
+    return keep_or_zero(y[i] > 0.0f, dy[i]);
+  else
+    return dy[i];
+}
+
+// y = x * a + b, then the ReLU when asked.
+template <bool kRelu>
+inline float scale_shift(float x, float a, float b) {
+  const float v = x * a + b;
+  if constexpr (kRelu)
+    return v <= 0.0f ? 0.0f : v;  // as relu_fwd: NaN stays, -0 gives +0
+  else
+    return v;
+}
+
+// y[m][c] = scale_shift(x[m][c], a[c], b[c]) for rows [r0, r1).
+template <int kC, bool kRelu>
+void scale_shift_rows(std::int64_t r0, std::int64_t r1, std::int64_t C_rt, const float* x,
+                      const float* a, const float* b, float* y) {
+  if constexpr (kC > 0) {
+    float la[kC], lb[kC], row[kC];
+    std::memcpy(la, a, sizeof la);
+    std::memcpy(lb, b, sizeof lb);
+    for (std::int64_t m = r0; m < r1; ++m) {
+      std::memcpy(row, x + m * kC, sizeof row);
+      for (int c = 0; c < kC; ++c) row[c] = scale_shift<kRelu>(row[c], la[c], lb[c]);
+      std::memcpy(y + m * kC, row, sizeof row);
+    }
+  } else {
+    for (std::int64_t i = r0 * C_rt; i < r1 * C_rt; ++i) {
+      const std::int64_t c = i % C_rt;
+      y[i] = scale_shift<kRelu>(x[i], a[c], b[c]);
+    }
+  }
+}
+
+template <bool kRelu>
+void fwd(std::int64_t M, std::int64_t C, const float* x, const double* mean, const double* invstd,
+         const float* gamma, const float* beta, float* y) {
+  std::vector<float> a(static_cast<std::size_t>(C)), b(static_cast<std::size_t>(C));
+  for (std::int64_t c = 0; c < C; ++c) {
+    const double s = static_cast<double>(gamma[c]) * invstd[c];
+    a[std::size_t(c)] = static_cast<float>(s);
+    b[std::size_t(c)] = static_cast<float>(static_cast<double>(beta[c]) - mean[c] * s);
+  }
+  with_channels(C, [&]<int kC>() {
+    parallel_for(M, row_grain(C), [&](std::int64_t r0, std::int64_t r1) {
+      scale_shift_rows<kC, kRelu>(r0, r1, C, x, a.data(), b.data(), y);
+    });
+  });
+}
+
+// sum_dz[c] and sum_dz_xhat[c] (double terms g and g * (x - mean) * invstd, the reference's),
+// chunked; dz = masked(y, dy).
+template <bool kRelu>
+void grad_sums(std::int64_t M, std::int64_t C, const float* x, const float* y, const float* dy,
+               const double* mean, const double* invstd, std::vector<double>& sum_dz,
+               std::vector<double>& sum_dz_xhat) {
+  std::vector<double> both(static_cast<std::size_t>(2 * C));
+  with_channels(C, [&]<int kC>() {
+    chunked_row_reduce(
+        M, 2 * C,
+        [&](std::int64_t r0, std::int64_t r1, double* acc) {
+          if constexpr (kC > 0) {
+            double s0[kC], s1[kC], mu[kC], is[kC];
+            for (int c = 0; c < kC; ++c) {
+              s0[c] = acc[c];
+              s1[c] = acc[kC + c];
+              mu[c] = mean[c];
+              is[c] = invstd[c];
+            }
+            float xr[kC], yr[kC] = {}, gr[kC];
+            for (std::int64_t m = r0; m < r1; ++m) {
+              std::memcpy(xr, x + m * kC, sizeof xr);
+              std::memcpy(gr, dy + m * kC, sizeof gr);
+              if constexpr (kRelu) std::memcpy(yr, y + m * kC, sizeof yr);
+              for (int c = 0; c < kC; ++c) {
+                const double g = static_cast<double>(masked<kRelu>(yr, gr, c));
+                s0[c] += g;
+                s1[c] += g * (static_cast<double>(xr[c]) - mu[c]) * is[c];
+              }
+            }
+            for (int c = 0; c < kC; ++c) {
+              acc[c] = s0[c];
+              acc[kC + c] = s1[c];
+            }
+          } else {
+            for (std::int64_t m = r0; m < r1; ++m)
+              for (std::int64_t c = 0; c < C; ++c) {
+                const std::int64_t i = m * C + c;
+                const double g = static_cast<double>(masked<kRelu>(y, dy, i));
+                acc[c] += g;
+                acc[C + c] += g * (static_cast<double>(x[i]) - mean[c]) * invstd[c];
+              }
+          }
+        },
+        both.data());
+  });
+  sum_dz.assign(both.begin(), both.begin() + C);
+  sum_dz_xhat.assign(both.begin() + C, both.end());
+}
+
+// dx in double, rounded once, by the reference's expression term for term (so its bits):
+//   training: gamma * invstd * (dz - sum_dz / M - xhat * sum_dz_xhat / M),
+//             xhat = (x - mean) * invstd;
+//   eval:     dz * gamma * invstd.
+// (In float, the cancellation in the training form left noise in sum(dx), the gradient of a
+// conv bias in front of the batch norm, which is exactly 0; Adam with a small eps turns such
+// noise into steps of O(lr), and the golden U-Net test measured 17x more of it.)
+struct DxChannel {
+  double mean, invstd, gamma, k, a, s;  // k = gamma * invstd, a = sum_dz / M, s = sum_dz_xhat
+};
+
+template <bool kTrain>
+inline float dx_of(float g, float x, const DxChannel& q, double inv_m) {
+  const double gd = static_cast<double>(g);
+  if constexpr (kTrain) {
+    const double xhat = (static_cast<double>(x) - q.mean) * q.invstd;
+    return static_cast<float>(q.k * (gd - q.a - xhat * q.s * inv_m));
+  } else {
+    return static_cast<float>(gd * q.gamma * q.invstd);
+  }
+}
+
+// dx for rows [r0, r1), dz = masked(y, dy).
+template <int kC, bool kRelu, bool kTrain>
+void dx_rows(std::int64_t r0, std::int64_t r1, std::int64_t C_rt, const float* x, const float* y,
+             const float* dy, const DxChannel* ch, double inv_m, float* dx) {
+  if constexpr (kC > 0) {
+    DxChannel lch[kC];
+    float xr[kC] = {}, yr[kC] = {}, gr[kC];
+    std::copy(ch, ch + kC, lch);
+    for (std::int64_t m = r0; m < r1; ++m) {
+      std::memcpy(gr, dy + m * kC, sizeof gr);
+      if constexpr (kTrain) std::memcpy(xr, x + m * kC, sizeof xr);
+      if constexpr (kRelu) std::memcpy(yr, y + m * kC, sizeof yr);
+      for (int c = 0; c < kC; ++c)
+        gr[c] = dx_of<kTrain>(masked<kRelu>(yr, gr, c), xr[c], lch[c], inv_m);
+      std::memcpy(dx + m * kC, gr, sizeof gr);
+    }
+  } else {
+    for (std::int64_t i = r0 * C_rt; i < r1 * C_rt; ++i)
+      dx[i] = dx_of<kTrain>(masked<kRelu>(y, dy, i), kTrain ? x[i] : 0.0f, ch[i % C_rt], inv_m);
+  }
+}
+
+template <bool kRelu>
+void bwd(bool training, std::int64_t M, std::int64_t C, const float* x, const float* y,
+         const float* dy, const double* mean, const double* invstd, const float* gamma, float* dx,
+         float* dgamma, float* dbeta) {
+  std::vector<double> sum_dz, sum_dz_xhat;
+  if (training || dgamma || dbeta) {
+    grad_sums<kRelu>(M, C, x, y, dy, mean, invstd, sum_dz, sum_dz_xhat);
+    for (std::int64_t c = 0; c < C; ++c) {
+      if (dgamma) dgamma[c] = static_cast<float>(sum_dz_xhat[std::size_t(c)]);
+      if (dbeta) dbeta[c] = static_cast<float>(sum_dz[std::size_t(c)]);
+    }
+  }
+  if (!dx) return;
+  const auto n = static_cast<std::size_t>(C);
+  std::vector<DxChannel> ch(n);
+  const double inv_m = 1.0 / static_cast<double>(M);
+  for (std::size_t c = 0; c < n; ++c) {
+    const double g = static_cast<double>(gamma[c]);
+    ch[c] = {mean[c], invstd[c], g, g * invstd[c], training ? sum_dz[c] * inv_m : 0.0,
+             training ? sum_dz_xhat[c] : 0.0};
+  }
+  with_channels(C, [&]<int kC>() {
+    parallel_for(M, row_grain(C), [&](std::int64_t r0, std::int64_t r1) {
+      if (training)
+        dx_rows<kC, kRelu, true>(r0, r1, C, x, y, dy, ch.data(), inv_m, dx);
+      else
+        dx_rows<kC, kRelu, false>(r0, r1, C, x, y, dy, ch.data(), inv_m, dx);
+    });
+  });
+}
+
+}  // namespace
+
+void batch_norm_stats(std::int64_t M, std::int64_t C, const float* x, double* mean, double* var) {
+  chunked_row_reduce(
+      M, C,
+      [&](std::int64_t r0, std::int64_t r1, double* a) {
+        for_rows_by_channel(r0, r1, C, a, [&](std::int64_t m, std::int64_t c) {
+          return static_cast<double>(x[m * C + c]);
+        });
+      },
+      mean);
+  for (std::int64_t c = 0; c < C; ++c) mean[c] /= static_cast<double>(M);
+  chunked_row_reduce(
+      M, C,
+      [&](std::int64_t r0, std::int64_t r1, double* a) {
+        for_rows_by_channel(r0, r1, C, a, [&](std::int64_t m, std::int64_t c) {
+          const double d = static_cast<double>(x[m * C + c]) - mean[c];
+          return d * d;
+        });
+      },
+      var);
+  for (std::int64_t c = 0; c < C; ++c) var[c] /= static_cast<double>(M);
+}
+
+void batch_norm_fwd(std::int64_t M, std::int64_t C, const float* x, const double* mean,
+                    const double* invstd, const float* gamma, const float* beta, float* y) {
+  fwd<false>(M, C, x, mean, invstd, gamma, beta, y);
+}
+
+void batch_norm_relu_fwd(std::int64_t M, std::int64_t C, const float* x, const double* mean,
+                         const double* invstd, const float* gamma, const float* beta, float* y) {
+  fwd<true>(M, C, x, mean, invstd, gamma, beta, y);
+}
+
+void batch_norm_bwd_train(std::int64_t M, std::int64_t C, const float* x, const float* dy,
+                          const double* mean, const double* invstd, const float* gamma, float* dx,
+                          float* dgamma, float* dbeta) {
+  bwd<false>(true, M, C, x, nullptr, dy, mean, invstd, gamma, dx, dgamma, dbeta);
+}
+
+void batch_norm_bwd_eval(std::int64_t M, std::int64_t C, const float* x, const float* dy,
+                         const double* mean, const double* invstd, const float* gamma, float* dx,
+                         float* dgamma, float* dbeta) {
+  bwd<false>(false, M, C, x, nullptr, dy, mean, invstd, gamma, dx, dgamma, dbeta);
+}
+
+void batch_norm_relu_bwd_train(std::int64_t M, std::int64_t C, const float* x, const float* y,
+                               const float* dy, const double* mean, const double* invstd,
+                               const float* gamma, float* dx, float* dgamma, float* dbeta) {
+  bwd<true>(true, M, C, x, y, dy, mean, invstd, gamma, dx, dgamma, dbeta);
+}
+
+void batch_norm_relu_bwd_eval(std::int64_t M, std::int64_t C, const float* x, const float* y,
+                              const float* dy, const double* mean, const double* invstd,
+                              const float* gamma, float* dx, float* dgamma, float* dbeta) {
+  bwd<true>(false, M, C, x, y, dy, mean, invstd, gamma, dx, dgamma, dbeta);
+}
+
+}  // namespace ctv::kernels::fast
