@@ -114,9 +114,10 @@ void UNet3D::check_input_shape(const Shape& x) const {
 
 Var UNet3D::conv_norm_relu(const Var& x, ConvNorm& block, bool training) {
   Var y = conv3d(x, block.conv.weight, block.conv.bias, Conv3dParams::uniform(1, 1));
-  if (block.norm_state >= 0)
-    y = batch_norm3d(y, block.gamma, block.beta,
-                     norm_states_[static_cast<std::size_t>(block.norm_state)], training);
+  if (block.norm_state >= 0)  // one fused pass; in inference it overwrites the conv output
+    return batch_norm_relu3d(y, block.gamma, block.beta,
+                             norm_states_[static_cast<std::size_t>(block.norm_state)], training,
+                             /*overwrite_input=*/true);
   return relu(y);
 }
 
