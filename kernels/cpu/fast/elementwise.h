@@ -3,8 +3,8 @@
 // elements; outputs overwritten (=), add_inplace accumulates (+=); the aliasing each allows).
 //
 // Threads: parallel_for over fixed blocks of elements; each element is computed alone, so
-// results never depend on the thread count. Plain loops the compiler vectorises (memory-bound:
-// an instruction-set-specific version measured no faster, README.md).
+// results never depend on the thread count. Plain loops the compiler vectorises at the
+// baseline level (memory-bound; no instruction-set-specific version written, README.md).
 //
 // Results against the reference:
 //   relu_fwd, relu_bwd, add_inplace, sigmoid_bwd: the reference's bits (sigmoid_bwd computes
