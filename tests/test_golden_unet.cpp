@@ -46,17 +46,15 @@ struct Tolerances {
 // with eps 1e-7 moves them by up to ~1e-4 in ten steps (README); the batch norm cancels them.
 constexpr Tolerances kFloat64{DType::f64, "float64", 1e-6, 1e-12, 1e-10, 1e-6};
 constexpr Tolerances kFloat32{DType::f32, "float32", 1e-4, 1e-7, 1e-4, 1e-4};
-// float32 on the fast convolutions, which sum in float (the reference sums in double and rounds
-// once): the first pass holds 1e-4 (measured: output 2.7e-7, gradients 1.5e-6). After ten Adam
-// steps the state holds only 1e-1 (measured 3.4e-2 on AVX2/AVX-512, 2.9e-2 portable, at batch-norm
-// biases; eval output 5e-4, losses 5e-5): Adam with eps 1e-7 turns each gradient component into
-// a step of about lr whatever its size, so float rounding in components near zero moves
-// parameters by O(lr), and ReLU / max-pool decisions near their kinks then flip. The portable
-// and FMA levels round differently yet land equally far from the file, and every fast kernel
-// matches the reference to float rounding (tests/test_kernels_fast_conv.cpp): this is the
-// float32 training's sensitivity, not a kernel error.
+// float32 on the fast kernels (kernels/cpu/fast), whose convolutions sum in float (the reference
+// sums in double and rounds once): the first pass holds 1e-4 (measured: output 2.7e-7, gradients
+// 1.7e-6). After ten Adam steps parameters, running variances and the eval output stay within
+// 1.5e-6; the batch-norm running means hold 1e-3 (measured 2.4e-4 portable, 1.1e-4 AVX2 and
+// AVX-512, at enc.0.bn1): they carry the pre-norm conv biases, which Adam (eps 1e-7) moves by up
+// to ~lr per step from float rounding noise in their near-zero gradients (abs 1.1e-5 after ten
+// steps); the batch norm cancels those biases in the output.
 constexpr Tolerances kFloat32Fast{
-    DType::f32, "float32 fast", 1e-4, 1e-7, 1e-4, 1e-1, dispatch::CpuKernels::fast};
+    DType::f32, "float32 fast", 1e-4, 1e-7, 1e-4, 1e-3, dispatch::CpuKernels::fast};
 
 // Runs the test on t's convolution kernels, restoring the process-wide choice afterwards.
 struct ConvKernelsFor {

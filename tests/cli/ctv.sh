@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The command line as a user meets it: --help, --version, every subcommand's --help, usage
-# errors, and subcommands that are not built yet saying so with a non-zero exit.
+# errors, and a fault in the inputs giving one line and exit 1.
 # usage: ctv.sh <path-to-ctv> <tests/data>
 set -u
 ctv=$1
@@ -18,14 +18,11 @@ for sub in phantom expand eval train predict report demo bench info; do
   has "$sub --help" "$out" "Usage: ctv $sub"
 done
 
-# Not built yet: says so, exit 3, one line.
-for cmd in "train --cohort c --out $tmp/never"; do
-  # shellcheck disable=SC2086
-  check "$cmd" 3 "$ctv" $cmd
-  has "$cmd says not built" "$err" "not built yet"
-  lines "$cmd" "$err" 1
-done
-[[ ! -e "$tmp/never" ]] || { echo "FAIL: an unbuilt command created its output"; fail=1; }
+# Every subcommand is built: a fault in the inputs is exit 1, one line, and nothing written.
+check "train on a missing cohort" 1 "$ctv" train --cohort "$tmp/none" --out "$tmp/never"
+has "names the manifest" "$err" "none/cohort.json"
+lines "one error line" "$err" 1
+[[ ! -e "$tmp/never" ]] || { echo "FAIL: a failed command created its output"; fail=1; }
 
 # Usage errors: exit 2, one line naming the problem.
 check "unknown subcommand" 2 "$ctv" frobnicate
