@@ -544,8 +544,9 @@ std::string report_table(const Machine& m, const std::vector<Record>& records) {
   char line[512];
   std::snprintf(line, sizeof line,
                 "ctv bench | %s (%d logical CPUs) | fp32 NDHWC/KTRSC | kernels %s, level %s | "
-                "%d threads | load %.2f %.2f %.2f\n",
+                "%d thread%s | load %.2f %.2f %.2f\n",
                 m.cpu_model.c_str(), m.logical_cpus, m.kernels.c_str(), m.isa.c_str(), m.threads,
+                m.threads == 1 ? "" : "s",
                 m.load_average[0], m.load_average[1], m.load_average[2]);
   os << line;
   std::snprintf(line, sizeof line, "%-22s %-38s %12s %10s %9s  %s\n", "case", "shape (NDHWC)",
