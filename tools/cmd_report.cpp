@@ -199,18 +199,6 @@ std::vector<ReportFigure> box_plot_figures(const std::vector<MetricRow>& rows,
   return figures;
 }
 
-// The voxel nearest the centroid of a mask; the volume's centre when the mask is empty.
-std::array<int, 3> centroid_voxel(const data::Volume& mask) {
-  const auto& d = mask.geometry.dim;
-  double sum[3] = {0, 0, 0}, n = 0;
-  for (int k = 0; k < d[2]; ++k)
-    for (int j = 0; j < d[1]; ++j)
-      for (int i = 0; i < d[0]; ++i)
-        if (mask.at(i, j, k) > 0.5f) sum[0] += i, sum[1] += j, sum[2] += k, n += 1;
-  if (n == 0) return {d[0] / 2, d[1] / 2, d[2] / 2};
-  return {int(std::lround(sum[0] / n)), int(std::lround(sum[1] / n)), int(std::lround(sum[2] / n))};
-}
-
 ReportFigure overlay_figure(const data::Cohort& cohort, const data::CohortPatient& p,
                             const std::vector<std::string>& methods, const CtWindow& window,
                             double fov_mm, std::vector<fs::path>& inputs) {
@@ -241,7 +229,7 @@ ReportFigure overlay_figure(const data::Cohort& cohort, const data::CohortPatien
                             "iGTV centroid";
   return {
       "overlay_" + p.id, "Patient " + p.id + ": iGTV, reference, and each method's CTV",
-      draw_triplanar(ct_c, masks, centroid_voxel(volumes.front().second), window, fov_mm, title)};
+      draw_triplanar(ct_c, masks, mask_centroid_voxel(volumes.front().second), window, fov_mm, title)};
 }
 
 std::string utc_now() {
