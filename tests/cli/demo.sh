@@ -28,6 +28,14 @@ grep -q "replacing" "$out/clog2" || { echo "FAIL: the second run did not say it 
 grep -q "none.h5: missing" "$out/dlog" || { echo "FAIL: no message naming the missing model"; cat "$out/dlog"; fail=1; }
 [[ ! -e $out/d/cohort ]] || { echo "FAIL: work done despite the missing model"; fail=1; }
 
+# The shipped model loads, with the checksum its model card gives.
+shipped=$(dirname "${BASH_SOURCE[0]}")/../../weights/ctvnet_default.h5
+"$ctv" info --weights "$shipped" >"$out/winfo" 2>&1 || { echo "FAIL: the shipped model does not load"; cat "$out/winfo"; fail=1; }
+grep -q "checksum sha256 bfdebfe48d312e8e0627e481c72116f432256d2820212daa92bd052cf846f20f" "$out/winfo" ||
+  { echo "FAIL: the shipped model's checksum is not the model card's"; cat "$out/winfo"; fail=1; }
+grep -q "$(sed -n 's/.*checksum (FORMAT.md.*| `\([0-9a-f]*\)` |$/\1/p' "$(dirname "$shipped")/README.md")" "$out/winfo" ||
+  { echo "FAIL: weights/README.md gives another checksum"; fail=1; }
+
 "$ctv" demo --toy --out "$out" --steps 2 >"$out/log" 2>&1 || { echo "FAIL: demo exited $?"; cat "$out/log"; exit 1; }
 for stage in "\[1/5\]" "\[2/5\]" "\[3/5\]" "\[4/5\]" "\[5/5\]" "RAS -> LPS" "U-Net" "DSC"; do
   grep -q "$stage" "$out/log" || { echo "FAIL: no '$stage' in the demo's output"; fail=1; }
