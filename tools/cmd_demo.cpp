@@ -258,9 +258,9 @@ int run_cohort_demo(const DemoOptions& o) {
     return a;
   };
 
-  std::cout
-      << "[1/3] a synthetic stage III thorax cohort: 84 patients (50 train, 10 val, 24 test), "
-         "CT, iGTV, reference CTV and organs at risk, at 2 x 2 x 5 mm\n";
+  std::cout << "[1/3] a synthetic stage III thorax cohort of " << o.n
+            << " patients (84: 50 train, 10 val, 24 test, as in the paper): CT, iGTV, reference "
+               "CTV and organs at risk, at 2 x 2 x 5 mm\n";
   run_ctv(with({"phantom", "--out", cohort.string(), "--spacing", "2,2,5", "--size", "208,144,64",
                 "--seed", std::to_string(o.seed), "--n", std::to_string(o.n)}));
   std::cout << "\n[2/3] the model draws the CTV of the test patients (it never saw them)\n";
