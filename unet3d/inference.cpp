@@ -15,10 +15,10 @@ std::size_t grid_voxels(const data::PreprocessConfig& c) {
 }
 
 template <typename T>
-void fill_input(const data::PreprocessConfig& config, const std::vector<float>& ct_hu,
+void fill_input(const data::HuWindow& window, const std::vector<float>& ct_hu,
                 const std::vector<float>& igtv, T* out) {
   for (std::size_t i = 0; i < ct_hu.size(); ++i) {
-    out[2 * i] = static_cast<T>(config.window.apply(ct_hu[i]));
+    out[2 * i] = static_cast<T>(window.apply(ct_hu[i]));
     out[2 * i + 1] = igtv[i] > 0.5f ? T(1) : T(0);
   }
 }
@@ -35,12 +35,17 @@ Tensor network_input(const data::PreprocessConfig& config, const std::vector<flo
   const auto& g = config.grid;
   Tensor x = Tensor::empty(Shape{1, g[2], g[1], g[0], 2}, dtype);
   if (dtype == DType::f64)
-    fill_input(config, ct_hu, igtv, x.data<double>());
+    fill_input(config.window, ct_hu, igtv, x.data<double>());
   else if (dtype == DType::f32)
-    fill_input(config, ct_hu, igtv, x.data<float>());
+    fill_input(config.window, ct_hu, igtv, x.data<float>());
   else
     throw std::invalid_argument("network_input: dtype must be float32 or float64");
   return x;
+}
+
+void fill_network_input(const data::HuWindow& window, const std::vector<float>& ct_hu,
+                        const std::vector<float>& igtv, float* out) {
+  fill_input(window, ct_hu, igtv, out);
 }
 
 PatientPrediction predict_patient(UNet3D& model, const data::PreprocessConfig& preprocessing,

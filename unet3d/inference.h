@@ -29,6 +29,10 @@ namespace ctv::unet3d {
 // ensures: channel 0 = config.window.apply(ct_hu), channel 1 = igtv > 0.5 ? 1 : 0.
 Tensor network_input(const data::PreprocessConfig& config, const std::vector<float>& ct_hu,
                      const std::vector<float>& igtv, DType dtype);
+// The same values written to out[0 .. 2 n) (channels interleaved, n = ct_hu.size()): one batch
+// row of a float32 input, for training. requires: igtv.size() == ct_hu.size() (unchecked).
+void fill_network_input(const data::HuWindow& window, const std::vector<float>& ct_hu,
+                        const std::vector<float>& igtv, float* out);
 
 struct PredictSettings {
   bool igtv_union = true;  // SPEC section 3's safety rule

@@ -58,17 +58,13 @@ std::vector<Sample> epoch_order(const TrainConfig& c, std::size_t patients, int 
   return s;
 }
 
-// Fills batch rows [b] of x [B, Z, Y, X, 2] and g [B, Z, Y, X, 1].
+// Fills batch row b of x [B, Z, Y, X, 2] (as prediction does) and g [B, Z, Y, X, 1].
 void fill_row(const TrainConfig& c, const data::TrainingCase& t, std::int64_t b, Tensor& x,
               Tensor& g) {
   const std::int64_t n = grid_voxels(c.data);
-  float* xp = x.data<float>() + 2 * n * b;
+  fill_network_input(c.data.window, t.ct, t.igtv, x.data<float>() + 2 * n * b);
   float* gp = g.data<float>() + n * b;
-  for (std::int64_t i = 0; i < n; ++i) {
-    xp[2 * i] = c.data.window.apply(t.ct[std::size_t(i)]);
-    xp[2 * i + 1] = t.igtv[std::size_t(i)] > 0.5f ? 1.f : 0.f;
-    gp[i] = t.ctv[std::size_t(i)] > 0.5f ? 1.f : 0.f;
-  }
+  for (std::int64_t i = 0; i < n; ++i) gp[i] = t.ctv[std::size_t(i)] > 0.5f ? 1.f : 0.f;
 }
 
 Var loss_of(const TrainConfig& c, const Var& p, const Var& g) {
@@ -87,9 +83,9 @@ Var loss_of(const TrainConfig& c, const Var& p, const Var& g) {
 struct LoopState {
   std::vector<EpochRecord> history;
   double epoch_loss_sum = 0;  // over the current epoch's steps done so far
-  int candidate = 0;
-  double candidate_value = 0;
-  bool saturated = false;
+  ModelSelection selection;
+
+  explicit LoopState(const TrainConfig& c) : selection(c.selection_window, c.selection_delta) {}
 
   std::string to_json() const {
     json h = json::array();
@@ -103,13 +99,14 @@ struct LoopState {
                    {"saturated", r.saturated}});
     return json{{"history", h},
                 {"epoch_loss_sum", epoch_loss_sum},
-                {"candidate", candidate},
-                {"candidate_value", candidate_value},
-                {"saturated", saturated}}
+                {"candidate", selection.candidate()},
+                {"candidate_value", selection.candidate_value()},
+                {"saturated", selection.saturated()}}
         .dump();
   }
-  static LoopState from_json(const std::string& text, const fs::path& file) {
-    LoopState s;
+  // Restores what to_json wrote.
+  void restore(const std::string& text, const fs::path& file) {
+    LoopState& s = *this;
     try {
       const json j = json::parse(text);
       for (const json& r : j.at("history"))
@@ -118,14 +115,12 @@ struct LoopState {
                              r.at("val_dice").get<double>(), r.at("candidate").get<int>(),
                              r.at("saturated").get<bool>(), 0.0});
       s.epoch_loss_sum = j.at("epoch_loss_sum").get<double>();
-      s.candidate = j.at("candidate").get<int>();
-      s.candidate_value = j.at("candidate_value").get<double>();
-      s.saturated = j.at("saturated").get<bool>();
+      s.selection.restore(j.at("candidate").get<int>(), j.at("candidate_value").get<double>(),
+                          j.at("saturated").get<bool>());
     } catch (const json::exception& e) {
       throw std::runtime_error(file.string() + ": train.state is not a ctv train state (" +
                                e.what() + ")");
     }
-    return s;
   }
 };
 
@@ -268,7 +263,7 @@ TrainResult train(const data::Cohort& cohort, const TrainRequest& req, TrainObse
   // The model, optimizer and loop state: fresh, fine-tuned, or resumed.
   std::optional<UNet3D> model;
   std::optional<Adam> adam;
-  LoopState state;
+  LoopState state(c);
   std::int64_t step = 0;
   if (req.resume) {
     if (!fs::is_regular_file(latest))
@@ -285,7 +280,7 @@ TrainResult train(const data::Cohort& cohort, const TrainRequest& req, TrainObse
                                ": a checkpoint of another configuration (compare its train.config "
                                "with " +
                                (req.run_dir / "config.json").string() + ")");
-    state = LoopState::from_json(ck.progress.training_state, latest);
+    state.restore(ck.progress.training_state, latest);
     step = ck.progress.step;
     model.emplace(std::move(ck.model));
     adam.emplace(std::move(ck.adam));
@@ -346,7 +341,8 @@ TrainResult train(const data::Cohort& cohort, const TrainRequest& req, TrainObse
 
   TrainResult result;
   const auto& g = c.data.grid;
-  while (!(state.saturated && c.stop_when_saturated) && int(state.history.size()) < c.epochs) {
+  while (!(state.selection.saturated() && c.stop_when_saturated) &&
+         int(state.history.size()) < c.epochs) {
     const int epoch = int(state.history.size()) + 1;
     const std::int64_t first = step - std::int64_t(state.history.size()) * steps_per_epoch;
     const std::vector<Sample> order = epoch_order(c, train_set.size(), epoch);
@@ -400,14 +396,9 @@ TrainResult train(const data::Cohort& cohort, const TrainRequest& req, TrainObse
     const Validation v = validate(*model, c, val_set);
     r.val_amgm = v.amgm;
     r.val_dice = v.dice;
-    ModelSelection selection(c.selection_window, c.selection_delta);
-    selection.restore(state.candidate, state.candidate_value, state.saturated);
-    const bool improved = selection.observe(epoch, v.amgm);
-    state.candidate = selection.candidate();
-    state.candidate_value = selection.candidate_value();
-    state.saturated = selection.saturated();
-    r.candidate = state.candidate;
-    r.saturated = state.saturated;
+    const bool improved = state.selection.observe(epoch, v.amgm);
+    r.candidate = state.selection.candidate();
+    r.saturated = state.selection.saturated();
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_epoch).count();
     state.history.push_back(r);
     state.epoch_loss_sum = 0;
@@ -420,8 +411,8 @@ TrainResult train(const data::Cohort& cohort, const TrainRequest& req, TrainObse
     obs.epoch_done(r);
   }
   result.history = state.history;
-  result.selected_epoch = state.candidate;
-  result.saturated = state.saturated;
+  result.selected_epoch = state.selection.candidate();
+  result.saturated = state.selection.saturated();
   result.steps = step;
   return result;
 }
