@@ -95,10 +95,6 @@ std::string indent(const std::string& text, const std::string& pad) {
   return out;
 }
 
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-
 int run_toy_demo(const DemoOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   // Says once when no GPU is found; with one, the CPU still runs until CUDA kernels land.

@@ -22,6 +22,7 @@
 #include "data/cohort.h"
 #include "data/nifti.h"
 #include "kernels/cpu/fast/parallel.h"
+#include "tools/cohort_scoring.h"
 #include "tools/command.h"
 #include "tools/progress.h"
 #include "tools/provenance.h"
@@ -74,7 +75,7 @@ std::vector<Job> plan_jobs(const Options& o) {
       throw UserError(cohort.manifest().string() + ": no patient in split '" + o.split + "'");
     for (const data::CohortPatient& p : patients) {
       const fs::path dir = cohort.patient_dir(p);
-      Job j{p.id, dir / "ct.nii.gz", dir / "igtv.nii.gz", dir / ("pred_" + o.name + ".nii.gz"), {}};
+      Job j{p.id, dir / "ct.nii.gz", dir / "igtv.nii.gz", prediction_file(cohort, p, o.name), {}};
       if (o.prob_map) j.prob = dir / ("prob_" + o.name + ".nii.gz");
       jobs.push_back(j);
     }
@@ -94,10 +95,6 @@ std::vector<Job> plan_jobs(const Options& o) {
         throw UserError(out.string() + ": exists; not overwritten (use --force to replace it)");
   }
   return jobs;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
 int run(const Options& o) {

@@ -13,6 +13,10 @@ constexpr double kPlainInterval = 10.0;  // seconds between plain lines
 constexpr int kBarWidth = 30;
 }  // namespace
 
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
 std::string format_duration(double s) {
   char buf[48];
   if (s < 10)

@@ -27,5 +27,7 @@ class Progress {
 
 // "1 min 05 s", "12 s", "0.4 s".
 std::string format_duration(double seconds);
+// Wall-clock seconds from t to now.
+double seconds_since(std::chrono::steady_clock::time_point t);
 
 }  // namespace ctv::cli
