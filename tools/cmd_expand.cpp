@@ -34,10 +34,6 @@ struct Options {
 
 constexpr const char* kDefaultCrops[] = {"heart", "esophagus", "great_vessels", "vertebrae"};
 
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
 // "SUP,INF,ANT,POST,RIGHT,LEFT" in mm: exactly six numbers.
 data::Margins parse_margins(const std::string& text) {
   std::vector<double> v;

@@ -62,37 +62,6 @@ struct Options {
   int threads = 0;
 };
 
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-template <class T>
-std::array<T, 3> parse_triple(const std::string& text, const char* option) {
-  std::array<T, 3> v{};
-  std::stringstream ss(text);
-  std::string item;
-  int count = 0;
-  bool bad = false;
-  while (std::getline(ss, item, ',')) {
-    if (count < 3) {
-      std::size_t used = 0;
-      try {
-        if constexpr (std::is_same_v<T, int>)
-          v[std::size_t(count)] = std::stoi(item, &used);
-        else
-          v[std::size_t(count)] = std::stod(item, &used);
-      } catch (const std::exception&) {
-        bad = true;
-      }
-      bad |= used != item.size();
-    }
-    ++count;
-  }
-  if (bad || count != 3 || text.back() == ',')
-    throw UsageError(std::string(option) + " \"" + text + "\": expected 3 numbers x,y,z");
-  return v;
-}
-
 void write_mask(const fs::path& file, const data::Geometry& g, const std::vector<std::uint8_t>& m,
                 bool force) {
   const std::vector<float> v(m.begin(), m.end());

@@ -41,10 +41,6 @@ struct Options {
   int threads = 0;
 };
 
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
 // One prediction to make: inputs and outputs.
 struct Job {
   std::string id;                // patient id, or the CT file's name for a single patient

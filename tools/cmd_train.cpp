@@ -37,26 +37,6 @@ struct Options {
   long long seed = -1;
 };
 
-template <class T>
-std::array<T, 3> parse_triple(const std::string& text, const char* option) {
-  std::vector<std::string> items;
-  std::stringstream ss(text);
-  for (std::string item; std::getline(ss, item, ',');) items.push_back(item);
-  std::array<T, 3> v{};
-  bool ok = items.size() == 3 && text.back() != ',';
-  for (std::size_t i = 0; ok && i < 3; ++i) {
-    try {
-      std::size_t used = 0;
-      v[i] = std::is_integral_v<T> ? T(std::stoll(items[i], &used)) : T(std::stod(items[i], &used));
-      ok = used == items[i].size();
-    } catch (const std::exception&) {
-      ok = false;
-    }
-  }
-  if (!ok) throw UserError(std::string(option) + " '" + text + "': expected three numbers x,y,z");
-  return v;
-}
-
 std::string read_text(const fs::path& file) {
   std::ifstream f(file, std::ios::binary);
   if (!f) throw UserError(file.string() + ": cannot be read");
@@ -160,7 +140,8 @@ int run(const Options& o) {
   fs::create_directories(run_dir);
   if (o.force)
     for (const char* f : {"latest.h5", "best.h5", "log.csv"}) fs::remove(run_dir / f);
-  write_text_output(run_dir / "config.json", unet3d::to_json(c), {cohort.manifest()}, /*overwrite=*/true);
+  write_text_output(run_dir / "config.json", unet3d::to_json(c), {cohort.manifest()},
+                    /*overwrite=*/true);
 
   unet3d::TrainRequest req;
   req.config = c;

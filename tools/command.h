@@ -6,8 +6,13 @@
 
 #include <CLI/CLI.hpp>
 
+#include <array>
+#include <exception>
 #include <functional>
+#include <sstream>
+#include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace ctv::cli {
@@ -26,6 +31,41 @@ struct Command {
 struct UserError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// Thrown inside a command for a fault in how it was called; the command prints it with
+// "(see ctv <cmd> --help)" and returns kExitUsage.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// "X,Y,Z": exactly three numbers (int or double). throws UsageError naming `option`.
+template <class T>
+std::array<T, 3> parse_triple(const std::string& text, const char* option) {
+  static_assert(std::is_same_v<T, int> || std::is_same_v<T, double>);
+  std::array<T, 3> v{};
+  std::stringstream ss(text);
+  std::string item;
+  int count = 0;
+  bool bad = false;
+  while (std::getline(ss, item, ',')) {
+    if (count < 3) {
+      std::size_t used = 0;
+      try {
+        if constexpr (std::is_same_v<T, int>)
+          v[std::size_t(count)] = std::stoi(item, &used);
+        else
+          v[std::size_t(count)] = std::stod(item, &used);
+      } catch (const std::exception&) {
+        bad = true;
+      }
+      bad |= used != item.size();
+    }
+    ++count;
+  }
+  if (bad || count != 3 || text.back() == ',')
+    throw UsageError(std::string(option) + " \"" + text + "\": expected 3 numbers x,y,z");
+  return v;
+}
 
 // Prints "ctv <name>: not built yet in ctvnet <version>" and returns kExitNotBuilt.
 int not_built(const std::string& name);
