@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "kernels/cpu/fast/adam.h"
 #include "kernels/cpu/fast/batch_norm3d.h"
 #include "kernels/cpu/fast/concat.h"
@@ -41,28 +42,9 @@ namespace ref = ctv::kernels::ref;
 
 namespace {
 
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown CPU";
-}
-
-double seconds(const std::function<void()>& f) {
-  const auto t0 = std::chrono::steady_clock::now();
-  f();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// max |a - b| / max |b| over the first n elements
-double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
-  double num = 0.0, den = 1e-30;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    num = std::max(num, std::fabs(double(a[i]) - double(b[i])));
-    den = std::max(den, std::fabs(double(b[i])));
-  }
-  return num / den;
-}
+using ctv::bench::cpu_model;
+using ctv::bench::rel_err;
+using ctv::bench::seconds;
 
 std::uint64_t g_state = 1;
 float uniform(float lo, float hi) {
@@ -132,7 +114,7 @@ void add_grid_ops(std::vector<Op>& ops, int D, int H, int W, int C, bool inferen
                  [=](bool f, std::vector<float>& out) {
                    out.resize(pool.y_size());
                    (f ? fast::max_pool3d_fprop : ref::max_pool3d_fprop<float>)(pool, x->data(),
-                                                                                out.data(), nullptr);
+                                                                               out.data(), nullptr);
                  }});
   if (C == 16) {
     const auto n1 = static_cast<std::size_t>(M);
@@ -151,7 +133,8 @@ void add_grid_ops(std::vector<Op>& ops, int D, int H, int W, int C, bool inferen
   fast::batch_norm_relu_fwd(M, C, x->data(), mean->data(), invstd->data(), gamma->data(),
                             beta->data(), y->data());
   ops.push_back({"bn stats", g, f4 * double(n) * 2, [=](bool f, std::vector<float>& out) {
-                   std::vector<double> m(static_cast<std::size_t>(C)), v(static_cast<std::size_t>(C));
+                   std::vector<double> m(static_cast<std::size_t>(C)),
+                       v(static_cast<std::size_t>(C));
                    (f ? fast::batch_norm_stats : ref::batch_norm_stats<float>)(M, C, x->data(),
                                                                                m.data(), v.data());
                    out.assign(m.begin(), m.end());
@@ -159,32 +142,32 @@ void add_grid_ops(std::vector<Op>& ops, int D, int H, int W, int C, bool inferen
                  }});
   ops.push_back({"bn fwd", g, 2 * f4 * double(n), [=](bool f, std::vector<float>& out) {
                    out.resize(n);
-                   (f ? fast::batch_norm_fwd : ref::batch_norm_fwd<float>)(
-                       M, C, x->data(), mean->data(), invstd->data(), gamma->data(), beta->data(),
-                       out.data());
+                   (f ? fast::batch_norm_fwd
+                      : ref::batch_norm_fwd<float>)(M, C, x->data(), mean->data(), invstd->data(),
+                                                    gamma->data(), beta->data(), out.data());
                  }});
   ops.push_back({"bn bwd train", g, 5 * f4 * double(n), [=](bool f, std::vector<float>& out) {
                    out.resize(n + 2 * std::size_t(C));
-                   (f ? fast::batch_norm_bwd_train : ref::batch_norm_bwd_train<float>)(
-                       M, C, x->data(), dy->data(), mean->data(), invstd->data(), gamma->data(),
-                       out.data(), out.data() + n, out.data() + n + C);
+                   (f ? fast::batch_norm_bwd_train
+                      : ref::batch_norm_bwd_train<float>)(M, C, x->data(), dy->data(), mean->data(),
+                                                          invstd->data(), gamma->data(), out.data(),
+                                                          out.data() + n, out.data() + n + C);
                  }});
-  ops.push_back({"relu_bwd + bn bwd train (fused)", g, 7 * f4 * double(n),
-                 [=](bool f, std::vector<float>& out) {
-                   out.resize(n + 2 * std::size_t(C));
-                   float* dx = out.data();
-                   if (f) {
-                     fast::batch_norm_relu_bwd_train(M, C, x->data(), y->data(), dy->data(),
-                                                     mean->data(), invstd->data(), gamma->data(),
-                                                     dx, dx + n, dx + n + C);
-                   } else {
-                     std::vector<float> dz(n);
-                     ref::relu_bwd<float>(n, y->data(), dy->data(), dz.data());
-                     ref::batch_norm_bwd_train<float>(M, C, x->data(), dz.data(), mean->data(),
-                                                      invstd->data(), gamma->data(), dx, dx + n,
-                                                      dx + n + C);
-                   }
-                 }});
+  ops.push_back(
+      {"relu_bwd + bn bwd train (fused)", g, 7 * f4 * double(n),
+       [=](bool f, std::vector<float>& out) {
+         out.resize(n + 2 * std::size_t(C));
+         float* dx = out.data();
+         if (f) {
+           fast::batch_norm_relu_bwd_train(M, C, x->data(), y->data(), dy->data(), mean->data(),
+                                           invstd->data(), gamma->data(), dx, dx + n, dx + n + C);
+         } else {
+           std::vector<float> dz(n);
+           ref::relu_bwd<float>(n, y->data(), dy->data(), dz.data());
+           ref::batch_norm_bwd_train<float>(M, C, x->data(), dz.data(), mean->data(),
+                                            invstd->data(), gamma->data(), dx, dx + n, dx + n + C);
+         }
+       }});
   ops.push_back({"relu fwd", g, 2 * f4 * double(n), [=](bool f, std::vector<float>& out) {
                    out.resize(n);
                    (f ? fast::relu_fwd : ref::relu_fwd<float>)(n, x->data(), out.data());
@@ -208,8 +191,9 @@ void add_grid_ops(std::vector<Op>& ops, int D, int H, int W, int C, bool inferen
                    out.resize(2 * n);
                    const float* src[2] = {x->data(), dy->data()};
                    const std::size_t widths[2] = {std::size_t(C), std::size_t(C)};
-                   (f ? fast::concat_channels : ref::concat_channels<float>)(
-                       std::size_t(M), 2, src, widths, widths, out.data(), 2 * std::size_t(C));
+                   (f ? fast::concat_channels
+                      : ref::concat_channels<float>)(std::size_t(M), 2, src, widths, widths,
+                                                     out.data(), 2 * std::size_t(C));
                  }});
   auto argmax = std::make_shared<std::vector<std::int64_t>>(pool.y_size());
   auto argmax_out = std::make_shared<std::vector<std::int64_t>>(pool.y_size());
@@ -221,14 +205,16 @@ void add_grid_ops(std::vector<Op>& ops, int D, int H, int W, int C, bool inferen
   ops.push_back({"max_pool3d fprop (argmax)", g, f4 * double(n) * (1.0 + 3.0 / 8),
                  [=](bool f, std::vector<float>& out) {
                    out.resize(pool.y_size());
-                   (f ? fast::max_pool3d_fprop : ref::max_pool3d_fprop<float>)(
-                       pool, x->data(), out.data(), argmax_out->data());
+                   (f ? fast::max_pool3d_fprop : ref::max_pool3d_fprop<float>)(pool, x->data(),
+                                                                               out.data(),
+                                                                               argmax_out->data());
                  }});
   ops.push_back({"max_pool3d bprop", g, f4 * double(n) * (1.0 + 3.0 / 8),
                  [=](bool f, std::vector<float>& out) {
                    out.resize(n);
-                   (f ? fast::max_pool3d_bprop : ref::max_pool3d_bprop<float>)(
-                       pool, dyp->data(), argmax->data(), out.data());
+                   (f ? fast::max_pool3d_bprop : ref::max_pool3d_bprop<float>)(pool, dyp->data(),
+                                                                               argmax->data(),
+                                                                               out.data());
                  }});
   // The output layer's channel: sigmoid backward, the losses.
   const auto n1 = static_cast<std::size_t>(M);
@@ -241,23 +227,23 @@ void add_grid_ops(std::vector<Op>& ops, int D, int H, int W, int C, bool inferen
                    (f ? fast::sigmoid_bwd : ref::sigmoid_bwd<float>)(n1, p->data(), t->data(),
                                                                      out.data());
                  }});
-  ops.push_back({"amgm sums + bwd", g1, 5 * f4 * double(n1), [=](bool f, std::vector<float>& out) {
-                   out.resize(n1 + 2);
-                   const auto s = (f ? fast::amgm_sums : ref::amgm_sums<float>)(
-                       std::int64_t(n1), p->data(), t->data());
-                   (f ? fast::amgm_bwd : ref::amgm_bwd<float>)(std::int64_t(n1), p->data(),
-                                                               t->data(), s, 1e-5, 1.0,
-                                                               out.data(), nullptr);
-                   out[n1] = float(s.intersection);
-                   out[n1 + 1] = float(s.squares);
-                 }});
+  ops.push_back(
+      {"amgm sums + bwd", g1, 5 * f4 * double(n1), [=](bool f, std::vector<float>& out) {
+         out.resize(n1 + 2);
+         const auto s =
+             (f ? fast::amgm_sums : ref::amgm_sums<float>)(std::int64_t(n1), p->data(), t->data());
+         (f ? fast::amgm_bwd : ref::amgm_bwd<float>)(std::int64_t(n1), p->data(), t->data(), s,
+                                                     1e-5, 1.0, out.data(), nullptr);
+         out[n1] = float(s.intersection);
+         out[n1 + 1] = float(s.squares);
+       }});
   ops.push_back({"bce value + bwd", g1, 5 * f4 * double(n1), [=](bool f, std::vector<float>& out) {
                    out.resize(n1 + 1);
-                   out[n1] = float((f ? fast::bce_value : ref::bce_value<float>)(
-                       std::int64_t(n1), p->data(), t->data(), 1.0));
-                   (f ? fast::bce_bwd : ref::bce_bwd<float>)(std::int64_t(n1), p->data(),
-                                                             t->data(), 1.0, 1.0, out.data(),
-                                                             nullptr);
+                   out[n1] = float((f ? fast::bce_value : ref::bce_value<float>)(std::int64_t(n1),
+                                                                                 p->data(),
+                                                                                 t->data(), 1.0));
+                   (f ? fast::bce_bwd : ref::bce_bwd<float>)(std::int64_t(n1), p->data(), t->data(),
+                                                             1.0, 1.0, out.data(), nullptr);
                  }});
   // Adam over the default U-Net's 5.6 M parameters (one buffer here).
   const std::size_t np = 5'600'000;
@@ -266,9 +252,9 @@ void add_grid_ops(std::vector<Op>& ops, int D, int H, int W, int C, bool inferen
   auto m = std::make_shared<std::vector<float>>(np), v = std::make_shared<std::vector<float>>(np);
   ops.push_back({"adam step", "5.6M params", 7 * f4 * double(np),
                  [=](bool f, std::vector<float>& out) {
-                   (f ? fast::adam_step : ref::adam_step<float>)(
-                       std::int64_t(np), out.data(), grad->data(), m->data(), v->data(), 3,
-                       ref::AdamHyper{});
+                   (f ? fast::adam_step : ref::adam_step<float>)(std::int64_t(np), out.data(),
+                                                                 grad->data(), m->data(), v->data(),
+                                                                 3, ref::AdamHyper{});
                  },
                  [=](std::vector<float>& out) {
                    out.assign(theta->begin(), theta->end());
@@ -337,11 +323,11 @@ int main(int argc, char** argv) {
       const double after = rel_err(got, want);
       const bool ok = before < 1e-4 && after < 1e-4;
       failures += !ok;
-      std::printf("%-32s | %-15s | ref %9.2f ms | fast %d thread%s %8.2f ms | %6.1fx | %6.1f GB/s | "
-                  "max err / max |ref| %.1e%s\n",
-                  op.name.c_str(), op.shape.c_str(), t_ref * 1e3, th, th == 1 ? " " : "s",
-                  best * 1e3, t_ref / best, op.bytes / best * 1e-9, std::max(before, after),
-                  ok ? "" : "  MISMATCH");
+      std::printf(
+          "%-32s | %-15s | ref %9.2f ms | fast %d thread%s %8.2f ms | %6.1fx | %6.1f GB/s | "
+          "max err / max |ref| %.1e%s\n",
+          op.name.c_str(), op.shape.c_str(), t_ref * 1e3, th, th == 1 ? " " : "s", best * 1e3,
+          t_ref / best, op.bytes / best * 1e-9, std::max(before, after), ok ? "" : "  MISMATCH");
     }
   }
   return failures == 0 ? 0 : 1;
