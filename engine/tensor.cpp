@@ -8,6 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "kernels/cpu/host_memory.h"
 #include "kernels/cpu/reference/concat.h"
 #include "kernels/cpu/reference/elementwise.h"
 
@@ -87,7 +88,6 @@ std::string Shape::str() const {
 // ---- storage and accounting ---------------------------------------------------------------
 
 namespace {
-constexpr std::size_t kAlignment = 64;
 constexpr unsigned char kGuardByte = 0xA5;
 
 struct Counters {
@@ -116,9 +116,7 @@ Storage::Storage(std::size_t bytes, Device device) : bytes_(bytes), device_(devi
     throw std::runtime_error(std::string("Storage: allocation on device '") + device_name(device) +
                              "' is not available in this build yet");
   guard_bytes_ = g_guards.load() ? kStorageGuardBytes : 0;
-  const std::size_t total = std::max<std::size_t>(bytes_ + guard_bytes_, 1);
-  const std::size_t rounded = (total + kAlignment - 1) / kAlignment * kAlignment;
-  data_ = ::operator new(rounded, std::align_val_t(kAlignment));
+  data_ = kernels::host_alloc(bytes_ + guard_bytes_);
   if (guard_bytes_) std::memset(static_cast<char*>(data_) + bytes_, kGuardByte, guard_bytes_);
   count_alloc(device_, static_cast<std::int64_t>(bytes_));
 }
@@ -132,7 +130,7 @@ bool Storage::guard_intact() const {
 
 Storage::~Storage() {
   if (!guard_intact()) g_guard_violations.fetch_add(1);
-  ::operator delete(data_, std::align_val_t(kAlignment));
+  kernels::host_free(data_, bytes_ + guard_bytes_);
   Counters& c = counters(device_);
   c.live.fetch_sub(static_cast<std::int64_t>(bytes_));
   c.storages.fetch_sub(1);

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "kernels/cpu/fast/conv_microkernels.h"
+#include "kernels/cpu/host_memory.h"
 #include "kernels/cpu/fast/isa.h"
 
 namespace ctv::kernels::fast {
@@ -15,11 +16,18 @@ namespace ctv::kernels::fast {
 // The table of level `isa`. requires: isa <= cpu_isa_detected() (callers pass cpu_isa()).
 const ConvMicrokernels& conv_microkernels(CpuIsa isa);
 
-// A float buffer of n elements, not initialised (the callers write every element).
+// A float buffer of n elements, not initialised (the callers write every element), from
+// host_alloc (big ones are recycled rather than mapped afresh: host_memory.h).
 struct FloatBuffer {
-  std::unique_ptr<float[]> data;
+  struct Free {
+    std::size_t bytes;
+    void operator()(float* p) const { host_free(p, bytes); }
+  };
+  std::unique_ptr<float[], Free> data;
   std::size_t size = 0;
-  explicit FloatBuffer(std::size_t n) : data(new float[n == 0 ? 1 : n]), size(n) {}
+  explicit FloatBuffer(std::size_t n)
+      : data(static_cast<float*>(host_alloc(n * sizeof(float))), Free{n * sizeof(float)}),
+        size(n) {}
   float* get() { return data.get(); }
   const float* get() const { return data.get(); }
 };
