@@ -17,7 +17,9 @@
 #include "engine/ops_dispatch.h"
 #include "kernel_test_util.h"
 #include "kernels/cpu/fast/conv3d.h"
+#include "kernels/cpu/fast/conv_support.h"
 #include "kernels/cpu/fast/conv_transpose3d.h"
+#include "kernels/cpu/fast/conv_winograd.h"
 #include "kernels/cpu/fast/isa.h"
 #include "kernels/cpu/fast/parallel.h"
 
@@ -196,6 +198,13 @@ std::vector<Conv3dShape> fast_conv_cases() {
       conv_shape(2, 3, 3, 27, 16, 16, 3, 3, 3, one, one),
       conv_shape(1, 2, 3, 13, 32, 16, 3, 3, 3, one, one),
       conv_shape(1, 2, 2, 7, 16, 32, 3, 3, 3, one, one),
+      // The Winograd path (conv_winograd.h): odd sizes (partial 2x2x2 tiles), sizes of 1, more
+      // tiles along w than one block holds (W = 53: 27 tiles), K = 48 (panels of 2 vectors and
+      // of 1 at AVX-512), C = 48 and 64, N = 2.
+      conv_shape(2, 5, 3, 53, 16, 48, 3, 3, 3, one, one),
+      conv_shape(1, 1, 1, 1, 16, 16, 3, 3, 3, one, one),
+      conv_shape(1, 3, 5, 2, 48, 16, 3, 3, 3, one, one),
+      conv_shape(1, 4, 1, 9, 64, 64, 3, 3, 3, one, one),
       // Channel counts that fill no vector: C = 1, 3, 17; K = 1, 3, 33; sizes of 1.
       conv_shape(2, 3, 4, 5, 1, 3, 3, 3, 3, one, one),
       conv_shape(1, 1, 1, 1, 3, 1, 3, 3, 3, one, one),
@@ -272,9 +281,33 @@ TEST_CASE("fast conv3d and conv_transpose3d: the same bits for 1, 2, 3 and 5 thr
   const Axes one{1, 1, 1};
   const auto conv = conv_shape(2, 6, 7, 20, 16, 16, 3, 3, 3, one, one);
   const auto convt = conv_transpose_shape(2, 3, 4, 9, 32, 16, 2, 2, 2, {2, 2, 2});
+  // Winograd: 36 blocks of tiles in 8 chunks.
+  const auto wino = conv_shape(2, 5, 6, 53, 32, 16, 3, 3, 3, one, one);
   at_every_level([&] {
+    check_thread_counts(wino, 402);
     check_thread_counts(conv, 400);
     check_thread_counts(convt, 401);
+  });
+}
+
+TEST_CASE("fast conv3d: the Winograd path takes the U-Net's 3x3x3 layers, and only those") {
+  const Axes one{1, 1, 1};
+  at_every_level([&] {
+    const auto& mk = fast::conv_microkernels(fast::cpu_isa());
+    for (int c : {16, 32, 48, 64})
+      for (int k : {16, 32, 64}) {
+        CAPTURE(c);
+        CAPTURE(k);
+        CHECK(fast::winograd_applies(conv_shape(1, 5, 6, 7, c, k, 3, 3, 3, one, one), mk));
+      }
+    // The first layer (C = 2), deeper layers, other kernels, strides and pads: direct.
+    CHECK_FALSE(fast::winograd_applies(conv_shape(1, 5, 6, 7, 2, 16, 3, 3, 3, one, one), mk));
+    CHECK_FALSE(fast::winograd_applies(conv_shape(1, 5, 6, 7, 128, 64, 3, 3, 3, one, one), mk));
+    CHECK_FALSE(fast::winograd_applies(conv_shape(1, 5, 6, 7, 64, 128, 3, 3, 3, one, one), mk));
+    CHECK_FALSE(fast::winograd_applies(conv_shape(1, 5, 6, 7, 16, 17, 3, 3, 3, one, one), mk));
+    CHECK_FALSE(fast::winograd_applies(conv_shape(1, 5, 6, 7, 16, 16, 1, 1, 1), mk));
+    CHECK_FALSE(fast::winograd_applies(conv_shape(1, 5, 6, 7, 16, 16, 3, 3, 3, {2, 2, 2}, one), mk));
+    CHECK_FALSE(fast::winograd_applies(conv_shape(1, 5, 6, 7, 16, 16, 3, 3, 3, one, {0, 0, 0}), mk));
   });
 }
 

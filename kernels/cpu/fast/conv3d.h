@@ -2,13 +2,17 @@
 // against kernels/cpu/reference/conv3d.h (the spec: same shapes, same contracts, same layouts).
 //
 // float32: register-blocked micro-kernels of the active instruction-set level (isa.h), threads
-// from parallel.h. Every shape is handled; the U-Net's 3x3x3 pad 1 and 1x1x1 convolutions take
-// the same path as any other stride-1 shape, the first layer's C=2 included (see
-// conv_microkernels.h: a row of taps is one contiguous S*C segment).
-//   fprop: the input is copied into a zero-padded buffer (skipped when there is no padding),
-//          then y = direct convolution with the weights packed into panels.
-//   dgrad: dy is placed into a zero buffer dilated by the stride and offset by T-1-pad, then
-//          dx = fprop of that buffer with the weights flipped and transposed (KTRSC -> CTRSK).
+// from parallel.h. Every shape is handled. 3x3x3 stride-1 pad-1 convolutions whose C and K are
+// vector multiples up to 64 (the U-Net's but its first layer and its two deepest levels) take
+// Winograd F(2x2x2, 3x3x3) (conv_winograd.h); every other shape, the first layer's C=2
+// included, the direct implicit GEMM (conv_microkernels.h: a row of taps is one contiguous S*C
+// segment).
+//   fprop: Winograd with implicit padding; else the input is copied into a zero-padded buffer
+//          (skipped when there is no padding), then y = direct convolution with the weights
+//          packed into panels.
+//   dgrad: dx = fprop of dy with the weights flipped and transposed (KTRSC -> CTRSK): Winograd
+//          when it applies to that fprop, else dy placed into a zero buffer dilated by the
+//          stride and offset by T-1-pad and the direct kernels.
 //   wgrad: rows of output pixels split into fixed-size chunks that depend on the shape only;
 //          each chunk sums its rows into its own partial dw in float, and the partials are
 //          added in chunk order in double.
@@ -25,7 +29,9 @@ namespace ctv::kernels::fast {
 using ref::Conv3dShape;
 
 // requires/ensures: as ref::conv3d_fprop (throws std::invalid_argument on a bad shape or a
-//                   null required buffer); scratch memory: a padded copy of x when padded.
+//                   null required buffer); scratch memory: a padded copy of x when padded and
+//                   not Winograd (which needs per thread 64*24*(C+K) floats and the transformed
+//                   weights, 64*C*K).
 void conv3d_fprop(const Conv3dShape& shape, const float* x, const float* w, const float* bias,
                   float* y);
 void conv3d_fprop(const Conv3dShape& shape, const double* x, const double* w, const double* bias,

@@ -45,6 +45,29 @@ struct ScatterGemmArgs {
   float* y;                // [N][D*T][H*R][W*S][K], overwritten
 };
 
+// Winograd F(2x2x2, 3x3x3) for a 3x3x3 convolution with stride 1 and padding 1 (output size =
+// input size), padding implicit (taps outside the input read as zero, no padded copy):
+//   y[n][z][p][q][k] = bias[k] + sum_{t,r,s,c} x[n][z+t-1][p+r-1][q+s-1][c] * w[k][t][r][s][c]
+// computed per tile of 2x2x2 outputs as A^T [ (B^T d B) (.) (G w G^T) ] A along each axis:
+// the 4x4x4 input tile d transformed (adds only), multiplied position by position (xi = 64
+// positions) with the transformed weights U over the channels (a GEMM per position), and the
+// 64 products transformed back into 8 outputs. Blocks of tiles_per_block tiles along w are the
+// unit of work: block b = ((n * tiles_d + tz) * tiles_h + tp) * blocks_w + bw.
+struct WinogradArgs {
+  const float* x;  // [N][D][H][W][C]
+  int N, D, H, W;
+  int C, K;             // requires: multiples of the level's vector width
+  int tiles_per_block;  // tiles along w per block
+  const float* u;       // per position xi: the K x C matrix U_xi in panels (pack_weight_panels)
+  std::int64_t u_stride;  // floats from one position's panels to the next
+  const float* bias;      // null or K
+  float* y;               // [N][D][H][W][K], overwritten
+};
+// Scratch a winograd_blocks call needs: 64 * tiles_per_block * (C + K) floats.
+inline std::int64_t winograd_scratch_floats(const WinogradArgs& a) {
+  return std::int64_t(64) * a.tiles_per_block * (a.C + a.K);
+}
+
 struct ConvMicrokernels {
   const char* name;
   int vec_width;  // floats per vector
@@ -58,6 +81,10 @@ struct ConvMicrokernels {
                      float* partial);
   // Input rows [row_begin, row_end) (rows = N*D*H) of the scatter GEMM.
   void (*scatter_gemm_rows)(const ScatterGemmArgs& a, std::int64_t row_begin, std::int64_t row_end);
+  // Blocks [block_begin, block_end) of the Winograd convolution; scratch holds
+  // winograd_scratch_floats(a) floats. Each output is written by the block holding its tile.
+  void (*winograd_blocks)(const WinogradArgs& a, std::int64_t block_begin, std::int64_t block_end,
+                          float* scratch);
 };
 
 const ConvMicrokernels& conv_microkernels_portable();

@@ -1,0 +1,87 @@
+// Winograd F(2x2x2, 3x3x3) (see conv_winograd.h): the weight transform U = G w G^T per output
+// and input channel, packed per position into the panels the GEMM micro-kernels read, the
+// blocks of tiles split with parallel_for, and a per-thread scratch buffer.
+#include "kernels/cpu/fast/conv_winograd.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels/cpu/fast/conv_support.h"
+#include "kernels/cpu/fast/parallel.h"
+
+namespace ctv::kernels::fast {
+
+namespace {
+
+// G (4x3): the weight transform of F(2, 3) with interpolation points 0, 1, -1 (and infinity).
+constexpr double kG[4][3] = {{1.0, 0.0, 0.0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0.0, 0.0, 1.0}};
+
+// U[xi][k][c] = sum_{t,r,s} G[i][t] G[j][r] G[l][s] w[k][t][r][s][c], xi = (i*4 + j)*4 + l,
+// summed in double in a fixed order and rounded once.
+std::vector<float> transform_weights(const float* w, int K, int C) {
+  std::vector<float> u(static_cast<std::size_t>(64) * K * C);
+  std::vector<double> taps(27);
+  for (int k = 0; k < K; ++k)
+    for (int c = 0; c < C; ++c) {
+      for (int tap = 0; tap < 27; ++tap) taps[tap] = w[(std::int64_t(k) * 27 + tap) * C + c];
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 4; ++j)
+          for (int l = 0; l < 4; ++l) {
+            double acc = 0.0;
+            for (int t = 0; t < 3; ++t)
+              for (int r = 0; r < 3; ++r)
+                for (int s = 0; s < 3; ++s)
+                  acc += kG[i][t] * kG[j][r] * kG[l][s] * taps[(t * 3 + r) * 3 + s];
+            const int xi = (i * 4 + j) * 4 + l;
+            u[(std::int64_t(xi) * K + k) * C + c] = static_cast<float>(acc);
+          }
+    }
+  return u;
+}
+
+}  // namespace
+
+bool winograd_applies(const ref::Conv3dShape& s, const ConvMicrokernels& mk) {
+  return s.T == 3 && s.R == 3 && s.S == 3 && s.stride_d == 1 && s.stride_h == 1 &&
+         s.stride_w == 1 && s.pad_d == 1 && s.pad_h == 1 && s.pad_w == 1 &&
+         s.C % mk.vec_width == 0 && s.K % mk.vec_width == 0 && s.C <= kWinogradMaxChannels &&
+         s.K <= kWinogradMaxChannels;
+}
+
+void conv3d_winograd(const ConvMicrokernels& mk, const ref::Conv3dShape& s, const float* x,
+                     const float* w, const float* bias, float* y) {
+  const std::vector<float> u = transform_weights(w, s.K, s.C);
+  // Panels per position, one buffer: position xi's at xi * u_stride.
+  const std::int64_t blocks_k = (s.K + mk.k_block - 1) / mk.k_block;
+  const std::int64_t u_stride = blocks_k * mk.k_block * s.C;
+  FloatBuffer panels(static_cast<std::size_t>(64 * u_stride));
+  for (int xi = 0; xi < 64; ++xi) {
+    const FloatBuffer p =
+        pack_weight_panels(mk, u.data() + std::int64_t(xi) * s.K * s.C, s.K, s.C, s.C, 1);
+    std::memcpy(panels.get() + xi * u_stride, p.get(), static_cast<std::size_t>(u_stride) * 4);
+  }
+  WinogradArgs a{};
+  a.x = x;
+  a.N = s.N, a.D = s.D, a.H = s.H, a.W = s.W, a.C = s.C, a.K = s.K;
+  // Tiles per block: the GEMM's rows; two register tiles' worth for one output-channel vector.
+  a.tiles_per_block = 24;
+  a.u = panels.get();
+  a.u_stride = u_stride;
+  a.bias = bias;
+  a.y = y;
+  const std::int64_t tiles_w = (s.W + 1) / 2;
+  const std::int64_t blocks = std::int64_t(s.N) * ((s.D + 1) / 2) * ((s.H + 1) / 2) *
+                              ((tiles_w + a.tiles_per_block - 1) / a.tiles_per_block);
+  // About 2^22 multiply-adds per chunk.
+  const std::int64_t per_block = std::int64_t(64) * a.tiles_per_block * s.C * s.K;
+  const std::int64_t grain = std::max<std::int64_t>(1, (std::int64_t(1) << 22) / per_block);
+  const std::size_t scratch = static_cast<std::size_t>(winograd_scratch_floats(a));
+  parallel_for(blocks, grain, [&](std::int64_t b, std::int64_t e) {
+    thread_local std::vector<float> buffer;
+    if (buffer.size() < scratch) buffer.resize(scratch);
+    mk.winograd_blocks(a, b, e, buffer.data());
+  });
+}
+
+}  // namespace ctv::kernels::fast
