@@ -47,18 +47,24 @@ TEST_CASE("host_alloc: a freed big block serves the next request of about its si
   CHECK(s.cached_bytes == 0);
   host_free(b, 60 * kMiB);
   // 40 MiB would waste more than an eighth of the block: a new mapping instead, and since
-  // 64 + 40 MiB mapped would pass the earlier peak (64 MiB), the cached block is given back.
+  // 64 + 40 MiB mapped would pass 9/8 of the live peak (64 MiB), the cached block is given back.
   void* c = host_alloc(40 * kMiB);
   s = host_memory_stats();
   CHECK(s.misses == s0.misses + 2);
   CHECK(s.cached_bytes == 0);
   CHECK(s.mapped_bytes == std::int64_t(40 * kMiB));
+  // 6 MiB more fits within 9/8 of the peak (72 MiB) beside the cached 40 MiB: both kept.
   host_free(c, 40 * kMiB);
+  void* d = host_alloc(6 * kMiB);
+  s = host_memory_stats();
+  CHECK(s.misses == s0.misses + 3);
+  CHECK(s.cached_bytes == std::int64_t(40 * kMiB));
+  host_free(d, 6 * kMiB);
   host_memory_release_cache();
   CHECK(host_memory_stats().mapped_bytes == 0);
 }
 
-TEST_CASE("host_alloc: the mapped total never exceeds the peak of what was live, plus 1/8") {
+TEST_CASE("host_alloc: the mapped total never exceeds (9/8)^2 of the peak of what was live") {
   if (!host_memory_caching()) return;
   host_memory_release_cache();
   REQUIRE(host_memory_stats().mapped_bytes == 0);
@@ -77,11 +83,14 @@ TEST_CASE("host_alloc: the mapped total never exceeds the peak of what was live,
       live -= std::int64_t(held.front().second);
       held.erase(held.begin());
     }
-    // A block serves requests down to 8/9 of its size: live blocks may be 1/8 over.
-    CHECK(host_memory_stats().mapped_bytes <= live_peak + live_peak / 8);
+    // Live blocks may be 1/8 larger than asked; the total may be 1/8 over their peak.
+    const HostMemoryStats now = host_memory_stats();
+    CHECK(now.peak_live_bytes <= live_peak + live_peak / 8);
+    CHECK(now.mapped_bytes <= now.peak_live_bytes + now.peak_live_bytes / 8);
   }
   for (auto& [p, bytes] : held) host_free(p, bytes);
-  CHECK(host_memory_stats().peak_mapped_bytes <= live_peak + live_peak / 8);
+  const HostMemoryStats end = host_memory_stats();
+  CHECK(end.peak_mapped_bytes <= end.peak_live_bytes + end.peak_live_bytes / 8);
   CHECK(host_memory_stats().hits > 0);
   host_memory_release_cache();
 }

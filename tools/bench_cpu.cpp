@@ -23,6 +23,7 @@
 #include "engine/optim.h"
 #include "kernels/cpu/fast/isa.h"
 #include "kernels/cpu/fast/parallel.h"
+#include "kernels/cpu/host_memory.h"
 #include "tools/progress.h"
 #include "unet3d/unet3d.h"
 
@@ -426,8 +427,12 @@ Record bench_unet_infer(const UNetConfig& config, const Grid& g, const TimingOpt
   r.rss_before_mib = current_rss_mib();
   const std::int64_t live = memory_stats().live_bytes;
   reset_peak_memory();
+  const kernels::HostMemoryStats host0 = kernels::host_memory_stats();
   Tensor p;
   time_runs(r, t, [&] { p = Tensor(), p = infer_once(model, x); }, &p);
+  const kernels::HostMemoryStats host1 = kernels::host_memory_stats();
+  r.host_blocks_mapped = host1.misses - host0.misses;
+  r.host_blocks_reused = host1.hits - host0.hits;
   r.peak_rss_mib = peak_rss_mib();
   r.tensor_peak_mib = double(memory_stats().peak_bytes - live) / (1024.0 * 1024.0);
   return r;
@@ -533,6 +538,8 @@ nlohmann::json report_json(const std::string& command, const Machine& m,
     if (r.peak_rss_mib >= 0) o["peak_rss_mib"] = r.peak_rss_mib;
     if (r.rss_before_mib >= 0) o["rss_before_mib"] = r.rss_before_mib;
     if (r.tensor_peak_mib >= 0) o["tensor_peak_mib"] = r.tensor_peak_mib;
+    if (r.host_blocks_mapped >= 0) o["host_blocks_mapped"] = r.host_blocks_mapped;
+    if (r.host_blocks_reused >= 0) o["host_blocks_reused"] = r.host_blocks_reused;
     j["records"].push_back(std::move(o));
   }
   j["summary"] = summary;
@@ -560,9 +567,11 @@ std::string report_table(const Machine& m, const std::vector<Record>& records) {
     if (r.peak_rss_mib >= 0) {
       std::snprintf(line, sizeof line,
                     "%-22s peak RSS %.0f MiB (%.2f GB; %.0f MiB resident before the case); "
-                    "engine tensors' peak above the inputs %.0f MiB\n",
+                    "engine tensors' peak above the inputs %.0f MiB; big blocks mapped %lld, "
+                    "reused %lld (all runs)\n",
                     "", r.peak_rss_mib, r.peak_rss_mib * 1048576.0 * 1e-9, r.rss_before_mib,
-                    r.tensor_peak_mib);
+                    r.tensor_peak_mib, static_cast<long long>(r.host_blocks_mapped),
+                    static_cast<long long>(r.host_blocks_reused));
       os << line;
     }
   }

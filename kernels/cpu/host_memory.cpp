@@ -59,10 +59,25 @@ struct Cache {
   std::mutex mu;
   std::multimap<std::size_t, void*> free_blocks;   // size -> block
   std::unordered_map<void*, std::size_t> live;     // block -> its size
-  std::int64_t live_bytes = 0, cached_bytes = 0, peak_mapped = 0, hits = 0, misses = 0;
+  std::int64_t live_bytes = 0, cached_bytes = 0, peak_live = 0, peak_mapped = 0, hits = 0,
+               misses = 0;
 
-  void unmap_largest() {
-    auto it = std::prev(free_blocks.end());
+  void* take(std::multimap<std::size_t, void*>::iterator it) {
+    const std::size_t size = it->first;
+    void* p = it->second;
+    free_blocks.erase(it);
+    cached_bytes -= static_cast<std::int64_t>(size);
+    live_bytes += static_cast<std::int64_t>(size);
+    live.emplace(p, size);
+    peak_live = std::max(peak_live, live_bytes);
+    ++hits;
+    return p;
+  }
+  // Unmaps the smallest cached block of at least `bytes`, else the largest (the blocks most
+  // likely to be asked for again are kept).
+  void unmap_at_least(std::int64_t bytes) {
+    auto it = free_blocks.lower_bound(static_cast<std::size_t>(bytes));
+    if (it == free_blocks.end()) it = std::prev(free_blocks.end());
     ::munmap(it->second, it->first);
     cached_bytes -= static_cast<std::int64_t>(it->first);
     free_blocks.erase(it);
@@ -81,22 +96,16 @@ void* host_alloc(std::size_t bytes) {
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mu);
   auto it = c.free_blocks.lower_bound(need);
-  if (it != c.free_blocks.end() && it->first <= need + need / 8) {
-    const std::size_t size = it->first;
-    void* p = it->second;
-    c.free_blocks.erase(it);
-    c.cached_bytes -= static_cast<std::int64_t>(size);
-    c.live_bytes += static_cast<std::int64_t>(size);
-    c.live.emplace(p, size);
-    ++c.hits;
-    return p;
-  }
+  if (it != c.free_blocks.end() && it->first <= need + need / 8) return c.take(it);
   const auto n = static_cast<std::int64_t>(need);
-  const std::int64_t limit = std::max(c.peak_mapped, c.live_bytes + n);
-  while (!c.free_blocks.empty() && c.live_bytes + c.cached_bytes + n > limit) c.unmap_largest();
+  const std::int64_t peak_live = std::max(c.peak_live, c.live_bytes + n);
+  const std::int64_t limit = peak_live + peak_live / 8;
+  while (!c.free_blocks.empty() && c.live_bytes + c.cached_bytes + n > limit)
+    c.unmap_at_least(c.live_bytes + c.cached_bytes + n - limit);
   void* p = map_block(need);
   c.live_bytes += n;
   c.live.emplace(p, need);
+  c.peak_live = std::max(c.peak_live, c.live_bytes);
   c.peak_mapped = std::max(c.peak_mapped, c.live_bytes + c.cached_bytes);
   ++c.misses;
   return p;
@@ -119,7 +128,8 @@ void host_free(void* p, std::size_t bytes) {
 HostMemoryStats host_memory_stats() {
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mu);
-  return {c.live_bytes + c.cached_bytes, c.cached_bytes, c.peak_mapped, c.hits, c.misses};
+  return {c.live_bytes + c.cached_bytes, c.peak_live, c.cached_bytes, c.peak_mapped, c.hits,
+          c.misses};
 }
 
 bool host_memory_caching() { return CTV_HOST_CACHE != 0; }
@@ -127,7 +137,8 @@ bool host_memory_caching() { return CTV_HOST_CACHE != 0; }
 void host_memory_release_cache() {
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mu);
-  while (!c.free_blocks.empty()) c.unmap_largest();
+  while (!c.free_blocks.empty()) c.unmap_at_least(0);
+  c.peak_live = c.peak_mapped = c.live_bytes;
 }
 
 }  // namespace ctv::kernels

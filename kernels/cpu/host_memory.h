@@ -6,12 +6,14 @@
 // first touch and unmapped on free: a third of the CPU time at 416x288x128 on 2 cores went to
 // the kernel's page-fault path. Freed big blocks are therefore cached and handed out again.
 //
-// The footprint stays bounded: the cache only ever holds blocks that were live earlier, and a
-// request the cache cannot serve first gives cached blocks back (largest first) until the
-// mapped total, this request included, is no more than the larger of the mapped total's
-// earlier peak and what is live now plus this request. So the mapped total never exceeds
-// max over time of (bytes live in big blocks), each block counted at its rounded size (a
-// cached block serves requests from 8/9 of its size up, so at most 12.5% more).
+// The footprint stays bounded: a request is served by the smallest cached block of its size up
+// to 9/8 of it; otherwise a new block is mapped, and cached blocks are first given back
+// (the smallest that suffices, else the largest, until enough) so that the mapped total,
+// this request included, is at most 9/8 of the peak of the bytes live in big blocks (each
+// counted at its block's size, at most 9/8 of what was asked). So the mapped total never
+// exceeds (9/8)^2 of the peak of the big-block bytes asked for and live at once. The slack
+// lets the small blocks asked for after a pass's peak be mapped without giving back the
+// big blocks the next pass asks for again.
 //
 // Invariants: every pointer is 64-byte aligned; contents are uninitialised (a reused block
 // holds its previous data); thread-safe. Built with AddressSanitizer, every block comes from
@@ -33,6 +35,7 @@ void host_free(void* p, std::size_t bytes);
 
 struct HostMemoryStats {
   std::int64_t mapped_bytes = 0;  // big blocks mapped now (live + cached)
+  std::int64_t peak_live_bytes = 0;  // peak of the live big blocks, at block size
   std::int64_t cached_bytes = 0;  // of which free, kept for reuse
   std::int64_t peak_mapped_bytes = 0;
   std::int64_t hits = 0, misses = 0;  // big requests served from the cache / by a new mapping
@@ -40,7 +43,8 @@ struct HostMemoryStats {
 HostMemoryStats host_memory_stats();
 // False in sanitizer builds, where every block comes from operator new (see above).
 bool host_memory_caching();
-// Gives every cached block back to the system (live blocks are untouched).
+// Gives every cached block back to the system (live blocks are untouched) and restarts both
+// peaks from what is live now.
 void host_memory_release_cache();
 
 }  // namespace ctv::kernels
