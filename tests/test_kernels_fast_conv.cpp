@@ -205,6 +205,8 @@ std::vector<Conv3dShape> fast_conv_cases() {
       conv_shape(1, 1, 1, 1, 16, 16, 3, 3, 3, one, one),
       conv_shape(1, 3, 5, 2, 48, 16, 3, 3, 3, one, one),
       conv_shape(1, 4, 1, 9, 64, 64, 3, 3, 3, one, one),
+      conv_shape(1, 2, 3, 5, 256, 48, 3, 3, 3, one, one),
+      conv_shape(1, 3, 2, 3, 80, 144, 3, 3, 3, one, one),
       // Channel counts that fill no vector: C = 1, 3, 17; K = 1, 3, 33; sizes of 1.
       conv_shape(2, 3, 4, 5, 1, 3, 3, 3, 3, one, one),
       conv_shape(1, 1, 1, 1, 3, 1, 3, 3, 3, one, one),
@@ -294,16 +296,16 @@ TEST_CASE("fast conv3d: the Winograd path takes the U-Net's 3x3x3 layers, and on
   const Axes one{1, 1, 1};
   at_every_level([&] {
     const auto& mk = fast::conv_microkernels(fast::cpu_isa());
-    for (int c : {16, 32, 48, 64})
-      for (int k : {16, 32, 64}) {
+    for (int c : {16, 32, 48, 64, 128, 256})
+      for (int k : {16, 32, 64, 128, 256}) {
         CAPTURE(c);
         CAPTURE(k);
         CHECK(fast::winograd_applies(conv_shape(1, 5, 6, 7, c, k, 3, 3, 3, one, one), mk));
       }
-    // The first layer (C = 2), deeper layers, other kernels, strides and pads: direct.
+    // The first layer (C = 2), wider layers, other kernels, strides and pads: direct.
     CHECK_FALSE(fast::winograd_applies(conv_shape(1, 5, 6, 7, 2, 16, 3, 3, 3, one, one), mk));
-    CHECK_FALSE(fast::winograd_applies(conv_shape(1, 5, 6, 7, 128, 64, 3, 3, 3, one, one), mk));
-    CHECK_FALSE(fast::winograd_applies(conv_shape(1, 5, 6, 7, 64, 128, 3, 3, 3, one, one), mk));
+    CHECK_FALSE(fast::winograd_applies(conv_shape(1, 5, 6, 7, 272, 64, 3, 3, 3, one, one), mk));
+    CHECK_FALSE(fast::winograd_applies(conv_shape(1, 5, 6, 7, 64, 272, 3, 3, 3, one, one), mk));
     CHECK_FALSE(fast::winograd_applies(conv_shape(1, 5, 6, 7, 16, 17, 3, 3, 3, one, one), mk));
     CHECK_FALSE(fast::winograd_applies(conv_shape(1, 5, 6, 7, 16, 16, 1, 1, 1), mk));
     CHECK_FALSE(fast::winograd_applies(conv_shape(1, 5, 6, 7, 16, 16, 3, 3, 3, {2, 2, 2}, one), mk));
