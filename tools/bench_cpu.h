@@ -81,7 +81,7 @@ struct Record {
   double peak_rss_mib = -1;   // unet_infer: getrusage ru_maxrss after it ran
   double rss_before_mib = -1; // unet_infer: resident set before it ran
   double tensor_peak_mib = -1; // unet_infer: the engine's peak live tensor bytes (no kernel scratch)
-  // unet_infer, warm-up runs included: big host blocks (kernels/cpu/host_memory.h) newly mapped
+  // unet_infer and unet_step, warm-up runs included: big host blocks (kernels/cpu/host_memory.h) newly mapped
   // and reused from the cache.
   std::int64_t host_blocks_mapped = -1, host_blocks_reused = -1;
   double gflops() const { return median_ms > 0 ? gflop / (median_ms * 1e-3) : 0; }

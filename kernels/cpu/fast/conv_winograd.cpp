@@ -17,26 +17,34 @@ namespace {
 // G (4x3): the weight transform of F(2, 3) with interpolation points 0, 1, -1 (and infinity).
 constexpr double kG[4][3] = {{1.0, 0.0, 0.0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0.0, 0.0, 1.0}};
 
-// U[xi][k][c] = sum_{t,r,s} G[i][t] G[j][r] G[l][s] w[k][t][r][s][c], xi = (i*4 + j)*4 + l,
-// summed in double in a fixed order and rounded once.
+// U[xi][k][c] = sum_{t,r,s} G[i][t] G[j][r] G[l][s] w[k][t][r][s][c], xi = (i*4 + j)*4 + l:
+// applied one axis at a time (s, then r, then t) in double and rounded once; output channels
+// in parallel (each U element is computed the same way whichever thread runs it).
 std::vector<float> transform_weights(const float* w, int K, int C) {
   std::vector<float> u(static_cast<std::size_t>(64) * K * C);
-  std::vector<double> taps(27);
-  for (int k = 0; k < K; ++k)
-    for (int c = 0; c < C; ++c) {
-      for (int tap = 0; tap < 27; ++tap) taps[tap] = w[(std::int64_t(k) * 27 + tap) * C + c];
-      for (int i = 0; i < 4; ++i)
-        for (int j = 0; j < 4; ++j)
-          for (int l = 0; l < 4; ++l) {
-            double acc = 0.0;
-            for (int t = 0; t < 3; ++t)
-              for (int r = 0; r < 3; ++r)
-                for (int s = 0; s < 3; ++s)
-                  acc += kG[i][t] * kG[j][r] * kG[l][s] * taps[(t * 3 + r) * 3 + s];
-            const int xi = (i * 4 + j) * 4 + l;
-            u[(std::int64_t(xi) * K + k) * C + c] = static_cast<float>(acc);
+  parallel_for(K, 1, [&](std::int64_t k0, std::int64_t k1) {
+    for (std::int64_t k = k0; k < k1; ++k)
+      for (int c = 0; c < C; ++c) {
+        double a[3][3][4], b[3][4][4];
+        for (int t = 0; t < 3; ++t)
+          for (int r = 0; r < 3; ++r) {
+            const float* taps = w + ((k * 3 + t) * 3 + r) * 3 * std::int64_t(C) + c;
+            for (int l = 0; l < 4; ++l)
+              a[t][r][l] = kG[l][0] * taps[0] + kG[l][1] * taps[C] + kG[l][2] * taps[2 * C];
           }
-    }
+        for (int t = 0; t < 3; ++t)
+          for (int j = 0; j < 4; ++j)
+            for (int l = 0; l < 4; ++l)
+              b[t][j][l] = kG[j][0] * a[t][0][l] + kG[j][1] * a[t][1][l] + kG[j][2] * a[t][2][l];
+        for (int i = 0; i < 4; ++i)
+          for (int j = 0; j < 4; ++j)
+            for (int l = 0; l < 4; ++l) {
+              const int xi = (i * 4 + j) * 4 + l;
+              u[(std::int64_t(xi) * K + k) * C + c] = static_cast<float>(
+                  kG[i][0] * b[0][j][l] + kG[i][1] * b[1][j][l] + kG[i][2] * b[2][j][l]);
+            }
+      }
+  });
   return u;
 }
 
