@@ -195,12 +195,18 @@ void conv3d_wgrad(const Conv3dShape& s, const float* x, const float* dy, float* 
   if (chunks == 1) {
     std::memcpy(dw, partial.get(), static_cast<std::size_t>(wsize) * sizeof(float));
   } else {
-    parallel_for(wsize, 4096, [&](std::int64_t b, std::int64_t e) {
-      for (std::int64_t i = b; i < e; ++i) {
-        double acc = 0.0;
-        for (std::int64_t c = 0; c < chunks; ++c) acc += partial.get()[c * wsize + i];
-        dw[i] = static_cast<float>(acc);
+    // Element by element in chunk order, in double; chunk-major so each pass reads a
+    // contiguous run of one partial.
+    constexpr std::int64_t kRun = 2048;
+    parallel_for(wsize, kRun, [&](std::int64_t b, std::int64_t e) {
+      double acc[kRun];
+      const std::int64_t n = e - b;
+      for (std::int64_t i = 0; i < n; ++i) acc[i] = partial.get()[b + i];
+      for (std::int64_t c = 1; c < chunks; ++c) {
+        const float* p = partial.get() + c * wsize + b;
+        for (std::int64_t i = 0; i < n; ++i) acc[i] += p[i];
       }
+      for (std::int64_t i = 0; i < n; ++i) dw[b + i] = static_cast<float>(acc[i]);
     });
   }
   if (dbias) detail::conv_bias_grad(s.y_size(), s.K, dy, dbias);
