@@ -177,16 +177,22 @@ void check_thread_counts(const Shape& s, std::uint64_t seed) {
   fast::set_num_threads(before);
 }
 
-// Runs f at every level this CPU supports, restoring the level afterwards.
+// Runs f at every level this CPU supports and with each conv3d algorithm forced (Winograd where
+// it applies, whatever the size; direct everywhere), restoring both afterwards.
 template <typename F>
 void at_every_level(F&& f) {
   const fast::CpuIsa before = fast::cpu_isa();
-  for (fast::CpuIsa isa : fast::cpu_isas_available()) {
-    CAPTURE(fast::cpu_isa_name(isa));
-    fast::set_cpu_isa(isa);
-    f();
-  }
+  const fast::Conv3dAlgo algo_before = fast::conv3d_algo();
+  for (fast::CpuIsa isa : fast::cpu_isas_available())
+    for (fast::Conv3dAlgo algo : {fast::Conv3dAlgo::winograd, fast::Conv3dAlgo::direct}) {
+      CAPTURE(fast::cpu_isa_name(isa));
+      CAPTURE(fast::conv3d_algo_name(algo));
+      fast::set_cpu_isa(isa);
+      fast::set_conv3d_algo(algo);
+      f();
+    }
   fast::set_cpu_isa(before);
+  fast::set_conv3d_algo(algo_before);
 }
 
 // ---- shapes: the U-Net's (scaled down) and awkward ones for the fast and the general paths --
@@ -294,6 +300,19 @@ TEST_CASE("fast conv3d and conv_transpose3d: the same bits for 1, 2, 3 and 5 thr
 
 TEST_CASE("fast conv3d: the Winograd path takes the U-Net's 3x3x3 layers, and only those") {
   const Axes one{1, 1, 1};
+  {
+    // Automatic: Winograd from kWinogradMinVoxels output voxels on.
+    const fast::Conv3dAlgo before = fast::conv3d_algo();
+    fast::set_conv3d_algo(fast::Conv3dAlgo::automatic);
+    const auto& mk = fast::conv_microkernels(fast::cpu_isa());
+    CHECK(fast::winograd_chosen(conv_shape(1, 16, 16, 16, 16, 16, 3, 3, 3, one, one), mk));
+    CHECK(fast::winograd_chosen(conv_shape(2, 8, 16, 16, 32, 16, 3, 3, 3, one, one), mk));
+    CHECK_FALSE(fast::winograd_chosen(conv_shape(1, 15, 16, 17, 16, 16, 3, 3, 3, one, one), mk));
+    CHECK_FALSE(fast::winograd_chosen(conv_shape(1, 16, 16, 16, 2, 16, 3, 3, 3, one, one), mk));
+    fast::set_conv3d_algo(fast::Conv3dAlgo::direct);
+    CHECK_FALSE(fast::winograd_chosen(conv_shape(1, 16, 16, 16, 16, 16, 3, 3, 3, one, one), mk));
+    fast::set_conv3d_algo(before);
+  }
   at_every_level([&] {
     const auto& mk = fast::conv_microkernels(fast::cpu_isa());
     for (int c : {16, 32, 48, 64, 128, 256})

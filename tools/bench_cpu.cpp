@@ -21,6 +21,7 @@
 #include "engine/ops.h"
 #include "engine/ops_dispatch.h"
 #include "engine/optim.h"
+#include "kernels/cpu/fast/conv_winograd.h"
 #include "kernels/cpu/fast/isa.h"
 #include "kernels/cpu/fast/parallel.h"
 #include "kernels/cpu/host_memory.h"
@@ -499,6 +500,7 @@ Machine machine_now() {
   m.isa = fast::cpu_isa_name(fast::cpu_isa());
   m.kernels = dispatch::cpu_kernels_name(dispatch::cpu_kernels());
   m.threads = fast::num_threads();
+  m.conv_algo = fast::conv3d_algo_name(fast::conv3d_algo());
   m.load_average = load_average();
   return m;
 }
@@ -554,9 +556,10 @@ std::string report_table(const Machine& m, const std::vector<Record>& records) {
   std::ostringstream os;
   char line[512];
   std::snprintf(line, sizeof line,
-                "ctv bench | %s (%d logical CPUs) | fp32 NDHWC/KTRSC | kernels %s, level %s | "
-                "%d thread%s | load %.2f %.2f %.2f\n",
-                m.cpu_model.c_str(), m.logical_cpus, m.kernels.c_str(), m.isa.c_str(), m.threads,
+                "ctv bench | %s (%d logical CPUs) | fp32 NDHWC/KTRSC | kernels %s, level %s, "
+                "conv3d %s | %d thread%s | load %.2f %.2f %.2f\n",
+                m.cpu_model.c_str(), m.logical_cpus, m.kernels.c_str(), m.isa.c_str(),
+                m.conv_algo.c_str(), m.threads,
                 m.threads == 1 ? "" : "s",
                 m.load_average[0], m.load_average[1], m.load_average[2]);
   os << line;

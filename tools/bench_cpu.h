@@ -110,6 +110,7 @@ struct Machine {
   std::string isa;      // kernels::fast::cpu_isa_name
   std::string kernels;  // dispatch::cpu_kernels_name
   int threads = 0;
+  std::string conv_algo;  // kernels::fast::conv3d_algo_name
   std::vector<double> load_average;  // 1, 5, 15 minutes, from /proc/loadavg
 };
 Machine machine_now();

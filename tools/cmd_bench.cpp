@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "kernels/cpu/fast/conv_winograd.h"
 #include "kernels/cpu/fast/parallel.h"
 #include "tools/bench_cpu.h"
 #include "tools/command.h"
@@ -29,6 +30,7 @@ using bench::Grid;
 
 struct BenchOptions {
   int threads = 0;  // 0: all cores
+  std::string conv_algo = "auto";
   fs::path json;
   bool force = false;
   int repeat = 3;
@@ -167,6 +169,12 @@ void conv_share(const std::string& unet, const std::vector<bench::ConvCase>& all
   extra << buf;
 }
 
+kernels::fast::Conv3dAlgo conv_algo(const std::string& name) {
+  if (name == "direct") return kernels::fast::Conv3dAlgo::direct;
+  if (name == "winograd") return kernels::fast::Conv3dAlgo::winograd;
+  return kernels::fast::Conv3dAlgo::automatic;
+}
+
 int run_cpu(const BenchOptions& o) {
   check_json_target(o);
   const bench::TimingOptions t = timing(o);
@@ -207,6 +215,7 @@ int run_cpu(const BenchOptions& o) {
   const std::vector<ConvOp> ops = parse_ops(o.ops);
 
   kernels::fast::set_num_threads(o.threads);
+  kernels::fast::set_conv3d_algo(conv_algo(o.conv_algo));
   const bench::Machine m = bench::machine_now();
   std::vector<bench::Record> records;
   if (infer) records.push_back(bench::bench_unet_infer(config, infer_grid, t));
@@ -225,6 +234,7 @@ int run_cpu(const BenchOptions& o) {
   auto grid_json = [](const Grid& g) { return std::vector<int>{g.x, g.y, g.z}; };
   nlohmann::json settings = {
       {"threads", m.threads},
+      {"conv_algo", m.conv_algo},
       {"repeat", o.repeat},
       {"warmup", o.warmup},
       {"precision", "fp32"},
@@ -266,10 +276,11 @@ int run_conv(const BenchOptions& o) {
   }
   const std::vector<ConvOp> ops = parse_ops(o.ops);
   kernels::fast::set_num_threads(o.threads);
+  kernels::fast::set_conv3d_algo(conv_algo(o.conv_algo));
   const bench::Machine m = bench::machine_now();
   const std::vector<bench::Record> records = bench::bench_conv(c, ops, t);
   nlohmann::json settings = {
-      {"threads", m.threads}, {"repeat", o.repeat},     {"warmup", o.warmup},
+      {"threads", m.threads}, {"conv_algo", m.conv_algo}, {"repeat", o.repeat}, {"warmup", o.warmup},
       {"precision", "fp32"},  {"shape_dhwckps", v},     {"ops", o.ops},
       {"layout", "activations NDHWC, conv weights KTRSC"},
       {"flop_formula", "2*N*Z*P*Q*K*T*R*S*C (padding taps included) for each op"}};
@@ -279,6 +290,10 @@ int run_conv(const BenchOptions& o) {
 void add_common(CLI::App* app, BenchOptions& o) {
   app->add_option("--threads", o.threads, "Threads for the fast kernels (default: all cores)")
       ->check(CLI::NonNegativeNumber);
+  app->add_option("--conv-algo", o.conv_algo,
+                  "3x3x3 convolutions: auto (Winograd on large grids), direct, or winograd "
+                  "(wherever it applies); default auto")
+      ->check(CLI::IsMember({"auto", "direct", "winograd"}));
   app->add_option("--json", o.json, "Also write the report as JSON (bench/README.md)");
   app->add_flag("--force", o.force, "Replace an existing --json file (and its sidecar)");
   app->add_option("--repeat", o.repeat, "Timed runs per case; the median is reported (default 3)");

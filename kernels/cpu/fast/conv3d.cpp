@@ -118,7 +118,7 @@ void conv3d_fprop(const Conv3dShape& s, const float* x, const float* w, const fl
   s.validate();
   require_nonnull("conv3d_fprop", x, w, y);
   const ConvMicrokernels& mk = conv_microkernels(cpu_isa());
-  if (winograd_applies(s, mk)) return conv3d_winograd(mk, s, x, w, bias, y);
+  if (winograd_chosen(s, mk)) return conv3d_winograd(mk, s, x, w, bias, y);
   const std::int64_t L = std::int64_t(s.T) * s.R * s.S * s.C;
   const FloatBuffer wp = pack_weight_panels(mk, w, s.K, L, L, 1);
   const Prepared in = pad_input(s, x);
@@ -150,7 +150,7 @@ void conv3d_dgrad(const Conv3dShape& s, const float* dy, const float* w, float* 
         }
   Conv3dShape flipped = s;  // dgrad as an fprop of dy: C' = K, K' = C, same D, H, W
   flipped.C = K, flipped.K = C;
-  if (winograd_applies(s, mk) && winograd_applies(flipped, mk))
+  if (winograd_chosen(s, mk) && winograd_chosen(flipped, mk))
     return conv3d_winograd(mk, flipped, dy, wt.get(), nullptr, dx);
   const FloatBuffer wp = pack_weight_panels(mk, wt.get(), C, L, L, 1);
   const int dil[3] = {s.stride_d, s.stride_h, s.stride_w};

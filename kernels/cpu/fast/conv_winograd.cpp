@@ -4,6 +4,7 @@
 #include "kernels/cpu/fast/conv_winograd.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -55,6 +56,37 @@ bool winograd_applies(const ref::Conv3dShape& s, const ConvMicrokernels& mk) {
          s.stride_w == 1 && s.pad_d == 1 && s.pad_h == 1 && s.pad_w == 1 &&
          s.C % mk.vec_width == 0 && s.K % mk.vec_width == 0 && s.C <= kWinogradMaxChannels &&
          s.K <= kWinogradMaxChannels;
+}
+
+namespace {
+std::atomic<Conv3dAlgo> g_algo{Conv3dAlgo::automatic};
+}  // namespace
+
+void set_conv3d_algo(Conv3dAlgo algo) { g_algo.store(algo); }
+Conv3dAlgo conv3d_algo() { return g_algo.load(); }
+const char* conv3d_algo_name(Conv3dAlgo algo) {
+  switch (algo) {
+    case Conv3dAlgo::direct:
+      return "direct";
+    case Conv3dAlgo::winograd:
+      return "winograd";
+    case Conv3dAlgo::automatic:
+      break;
+  }
+  return "auto";
+}
+
+bool winograd_chosen(const ref::Conv3dShape& s, const ConvMicrokernels& mk) {
+  if (!winograd_applies(s, mk)) return false;
+  switch (conv3d_algo()) {
+    case Conv3dAlgo::direct:
+      return false;
+    case Conv3dAlgo::winograd:
+      return true;
+    case Conv3dAlgo::automatic:
+      break;
+  }
+  return std::int64_t(s.N) * s.D * s.H * s.W >= kWinogradMinVoxels;
 }
 
 void conv3d_winograd(const ConvMicrokernels& mk, const ref::Conv3dShape& s, const float* x,

@@ -10,6 +10,8 @@
 // transformed weights are sums of up to 27 taps (formed in double, rounded once), so the error
 // is a small multiple of the direct method's (tests/test_kernels_fast_conv.cpp bounds it).
 #pragma once
+#include <cstdint>
+
 #include "kernels/cpu/fast/conv_microkernels.h"
 #include "kernels/cpu/reference/conv3d.h"
 
@@ -21,6 +23,18 @@ namespace ctv::kernels::fast {
 // channels); wider layers are unmeasured and stay direct (the scratch grows with C + K).
 inline constexpr int kWinogradMaxChannels = 256;
 bool winograd_applies(const ref::Conv3dShape& s, const ConvMicrokernels& mk);
+
+// Which algorithm the fast conv3d uses where Winograd applies: automatic (Winograd when the
+// output has at least kWinogradMinVoxels voxels, so that the weight transform, about 16x the
+// weights' size in double arithmetic per call, is paid back; else direct), or always one of
+// them (tests, benchmarks). Process-wide; not to be changed while a convolution runs.
+enum class Conv3dAlgo { automatic, direct, winograd };
+inline constexpr std::int64_t kWinogradMinVoxels = 4096;
+void set_conv3d_algo(Conv3dAlgo algo);
+Conv3dAlgo conv3d_algo();
+const char* conv3d_algo_name(Conv3dAlgo algo);  // "auto", "direct", "winograd"
+// True when the fast conv3d takes the Winograd path for s: applies and chosen (see above).
+bool winograd_chosen(const ref::Conv3dShape& s, const ConvMicrokernels& mk);
 
 // y = conv3d(x, w) + bias. requires: winograd_applies(s, mk); bias null or K floats.
 void conv3d_winograd(const ConvMicrokernels& mk, const ref::Conv3dShape& s, const float* x,
