@@ -29,8 +29,6 @@ namespace {
 
 constexpr std::size_t kAlignment = 64;
 constexpr std::size_t kHugePage = std::size_t(2) << 20;
-// The least room kept above the live peak for blocks of other sizes (see host_memory.h).
-constexpr std::int64_t kSlackMin = std::int64_t(512) << 20;
 
 std::size_t round_up(std::size_t n, std::size_t m) { return (n + m - 1) / m * m; }
 
@@ -101,7 +99,7 @@ void* host_alloc(std::size_t bytes) {
   if (it != c.free_blocks.end() && it->first <= need + need / 8) return c.take(it);
   const auto n = static_cast<std::int64_t>(need);
   const std::int64_t peak_live = std::max(c.peak_live, c.live_bytes + n);
-  const std::int64_t limit = peak_live + std::max(peak_live / 8, kSlackMin);
+  const std::int64_t limit = peak_live + std::max(peak_live / 8, kHostCacheSlackMin);
   while (!c.free_blocks.empty() && c.live_bytes + c.cached_bytes + n > limit)
     c.unmap_at_least(c.live_bytes + c.cached_bytes + n - limit);
   void* p = map_block(need);

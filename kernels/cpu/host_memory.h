@@ -9,11 +9,10 @@
 // The footprint stays bounded: a request is served by the smallest cached block of its size up
 // to 9/8 of it; otherwise a new block is mapped, and cached blocks are first given back
 // (the smallest that suffices, else the largest, until enough) so that the mapped total,
-// this request included, is at most 9/8 of the peak of the bytes live in big blocks (each
-// counted at its block's size, at most 9/8 of what was asked). So the mapped total never
-// exceeds (9/8)^2 of the peak of the big-block bytes asked for and live at once. The slack
-// lets the small blocks asked for after a pass's peak be mapped without giving back the
-// big blocks the next pass asks for again.
+// this request included, is at most the peak of the bytes live in big blocks (each counted
+// at its block's size, at most 9/8 of what was asked) plus the larger of 1/8 of that peak and
+// kHostCacheSlackMin. The slack lets the blocks of other sizes asked for after a pass's peak
+// be mapped without giving back the big blocks the next pass asks for again.
 //
 // Invariants: every pointer is 64-byte aligned; contents are uninitialised (a reused block
 // holds its previous data); thread-safe. Built with AddressSanitizer, every block comes from
@@ -26,6 +25,8 @@ namespace ctv::kernels {
 
 // Blocks of at least this many bytes are mapped and cached; smaller ones use operator new.
 inline constexpr std::size_t kHostBigBlockBytes = std::size_t(4) << 20;
+// The least room above the live peak that cached blocks may take (see above).
+inline constexpr std::int64_t kHostCacheSlackMin = std::int64_t(512) << 20;
 
 // ensures: a 64-byte aligned block of at least max(bytes, 1) bytes, uninitialised.
 //          Throws std::bad_alloc when the system has no memory.
