@@ -99,7 +99,7 @@ void* host_alloc(std::size_t bytes) {
   if (it != c.free_blocks.end() && it->first <= need + need / 8) return c.take(it);
   const auto n = static_cast<std::int64_t>(need);
   const std::int64_t peak_live = std::max(c.peak_live, c.live_bytes + n);
-  const std::int64_t limit = peak_live + std::max(peak_live / 8, kHostCacheSlackMin);
+  const std::int64_t limit = peak_live + std::max(peak_live / 4, kHostCacheSlackMin);
   while (!c.free_blocks.empty() && c.live_bytes + c.cached_bytes + n > limit)
     c.unmap_at_least(c.live_bytes + c.cached_bytes + n - limit);
   void* p = map_block(need);

@@ -10,9 +10,12 @@
 // to 9/8 of it; otherwise a new block is mapped, and cached blocks are first given back
 // (the smallest that suffices, else the largest, until enough) so that the mapped total,
 // this request included, is at most the peak of the bytes live in big blocks (each counted
-// at its block's size, at most 9/8 of what was asked) plus the larger of 1/8 of that peak and
-// kHostCacheSlackMin. The slack lets the blocks of other sizes asked for after a pass's peak
-// be mapped without giving back the big blocks the next pass asks for again.
+// at its block's size, at most 9/8 of what was asked) plus the larger of 1/4 of that peak and
+// kHostCacheSlackMin. The slack holds the blocks a repeated pass (an inference, a training
+// step) needs away from its peak, so that from the second pass on nothing is mapped afresh:
+// measured on the U-Net at 416x288x128, 1/8 left five blocks (about 3 GB) to be mapped and
+// zero-filled again every pass, 1/4 none; the cost is resident memory up to 1/4 above the
+// live peak (5.4 GB instead of 4.6 GB there).
 //
 // Invariants: every pointer is 64-byte aligned; contents are uninitialised (a reused block
 // holds its previous data); thread-safe. Built with AddressSanitizer, every block comes from
