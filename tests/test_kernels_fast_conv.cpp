@@ -213,6 +213,9 @@ std::vector<Conv3dShape> fast_conv_cases() {
       conv_shape(1, 4, 1, 9, 64, 64, 3, 3, 3, one, one),
       conv_shape(1, 2, 3, 5, 256, 48, 3, 3, 3, one, one),
       conv_shape(1, 3, 2, 3, 80, 144, 3, 3, 3, one, one),
+      // More than 16384 output pixels: wgrad splits the pixels into chunks (fewer split the
+      // output channels).
+      conv_shape(1, 8, 16, 130, 3, 5, 3, 3, 3, one, one),
       // Channel counts that fill no vector: C = 1, 3, 17; K = 1, 3, 33; sizes of 1.
       conv_shape(2, 3, 4, 5, 1, 3, 3, 3, 3, one, one),
       conv_shape(1, 1, 1, 1, 3, 1, 3, 3, 3, one, one),
@@ -285,13 +288,16 @@ TEST_CASE("fast conv3d and conv_transpose3d: small integers give exactly the ref
 }
 
 TEST_CASE("fast conv3d and conv_transpose3d: the same bits for 1, 2, 3 and 5 threads") {
-  // Enough output rows for wgrad to split into many chunks (84 rows: 42 chunks of 2).
+  // wgrad's output channels split into chunks of 8 (K = 16: 2 chunks).
   const Axes one{1, 1, 1};
   const auto conv = conv_shape(2, 6, 7, 20, 16, 16, 3, 3, 3, one, one);
   const auto convt = conv_transpose_shape(2, 3, 4, 9, 32, 16, 2, 2, 2, {2, 2, 2});
   // Winograd: 36 blocks of tiles in 8 chunks.
   const auto wino = conv_shape(2, 5, 6, 53, 32, 16, 3, 3, 3, one, one);
+  // wgrad over 17280 pixels (chunks of pixels); the others split the output channels.
+  const auto many_pixels = conv_shape(2, 8, 9, 120, 4, 8, 3, 3, 3, one, one);
   at_every_level([&] {
+    check_thread_counts(many_pixels, 403);
     check_thread_counts(wino, 402);
     check_thread_counts(conv, 400);
     check_thread_counts(convt, 401);

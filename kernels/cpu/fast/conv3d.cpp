@@ -20,6 +20,10 @@ namespace {
 
 using detail::require_nonnull;
 
+// wgrad over at most this many output pixels: one float sum per dw element, threads over the
+// output channels (a chunk of the row split of larger layers sums about as many).
+constexpr std::int64_t kWgradWholeSumPixels = 16384;
+
 // An input as the micro-kernels read it: either the caller's buffer or a prepared copy.
 struct Prepared {
   FloatBuffer storage{0};
@@ -98,6 +102,7 @@ DirectConvArgs direct_args(const Prepared& in, int C, int T, int R, int S, int s
   a.C = C, a.T = T, a.R = R, a.S = S;
   a.sd = sd, a.sh = sh, a.sw = sw;
   a.Z = Z, a.P = P, a.Q = Q, a.K = K;
+  a.dy_pixel = K;
   return a;
 }
 
@@ -139,15 +144,16 @@ void conv3d_dgrad(const Conv3dShape& s, const float* dy, const float* w, float* 
   const int T = s.T, R = s.R, S = s.S, K = s.K, C = s.C;
   const std::int64_t L = std::int64_t(T) * R * S * K;
   FloatBuffer wt(static_cast<std::size_t>(C) * L);  // [C][T][R][S][K], flipped taps
-  for (int k = 0; k < K; ++k)
-    for (int t = 0; t < T; ++t)
-      for (int r = 0; r < R; ++r)
-        for (int u = 0; u < S; ++u) {
-          const float* src = w + (((std::int64_t(k) * T + t) * R + r) * S + u) * C;
-          const std::int64_t flipped =
-              ((std::int64_t(T - 1 - t) * R + (R - 1 - r)) * S + (S - 1 - u)) * K + k;
-          for (int c = 0; c < C; ++c) wt.get()[c * L + flipped] = src[c];
-        }
+  const int taps = T * R * S;
+  parallel_for(C, 8, [&](std::int64_t c0, std::int64_t c1) {
+    for (std::int64_t c = c0; c < c1; ++c)
+      for (int tap = 0; tap < taps; ++tap) {
+        // Tap (t, r, u) lands on (T-1-t, R-1-r, S-1-u): the reversed tap index.
+        float* dst = wt.get() + c * L + std::int64_t(taps - 1 - tap) * K;
+        const float* src = w + std::int64_t(tap) * C + c;
+        for (int k = 0; k < K; ++k) dst[k] = src[std::int64_t(k) * taps * C];
+      }
+  });
   Conv3dShape flipped = s;  // dgrad as an fprop of dy: C' = K, K' = C, same D, H, W
   flipped.C = K, flipped.K = C;
   if (winograd_chosen(s, mk) && winograd_chosen(flipped, mk))
@@ -171,17 +177,35 @@ void conv3d_wgrad(const Conv3dShape& s, const float* x, const float* dy, float* 
   DirectConvArgs a = direct_args(in, s.C, s.T, s.R, s.S, s.stride_d, s.stride_h, s.stride_w, s.N,
                                  s.Z(), s.P(), s.Q(), s.K);
   a.dy = dy;
-  // Chunks of output rows, fixed by the shape: at most 64, and their partials within 64 MiB
-  // unless one dw alone is larger.
   const std::int64_t rows = std::int64_t(s.N) * a.Z * a.P;
   const std::int64_t wsize = static_cast<std::int64_t>(s.w_size());
+  // Rows per micro-kernel call: about 256 pixels, so a group's input stays in cache while every
+  // tile of dw passes over it (grouping does not change the sums, see conv_microkernels.h).
+  const std::int64_t group = std::max<std::int64_t>(1, 256 / a.Q);
+  if (rows * a.Q <= kWgradWholeSumPixels) {
+    // Few pixels (deep layers): each dw element is one float sum over all of them in order, and
+    // the threads split the output channels (8 per chunk, the tile height for C >= 16), so
+    // no partials are written and added.
+    const std::int64_t L = wsize / s.K;
+    parallel_for(s.K, 8, [&](std::int64_t k0, std::int64_t k1) {
+      DirectConvArgs ak = a;
+      ak.K = static_cast<int>(k1 - k0);
+      ak.dy = dy + k0;
+      ak.dy_pixel = s.K;
+      float* out = dw + k0 * L;
+      std::fill(out, out + (k1 - k0) * L, 0.0f);
+      for (std::int64_t r = 0; r < rows; r += group)
+        mk.wgrad_rows(ak, r, std::min(rows, r + group), out);
+    });
+    if (dbias) detail::conv_bias_grad(s.y_size(), s.K, dy, dbias);
+    return;
+  }
+  // Chunks of output rows, fixed by the shape: at most 64, and their partials within 64 MiB
+  // unless one dw alone is larger.
   const std::int64_t max_chunks = std::clamp<std::int64_t>(
       (std::int64_t(64) << 20) / (wsize * std::int64_t(sizeof(float))), 1, 64);
   const std::int64_t chunk_rows = (rows + max_chunks - 1) / max_chunks;
   const std::int64_t chunks = chunk_count(rows, chunk_rows);
-  // Rows per micro-kernel call: about 256 pixels, so a group's input stays in cache while every
-  // tile of dw passes over it (grouping does not change the sums, see conv_microkernels.h).
-  const std::int64_t group = std::max<std::int64_t>(1, 256 / a.Q);
   FloatBuffer partial(static_cast<std::size_t>(chunks * wsize));
   parallel_for(chunks, 1, [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t c = b; c < e; ++c) {

@@ -15,7 +15,8 @@
 //          stride and offset by T-1-pad and the direct kernels.
 //   wgrad: rows of output pixels split into fixed-size chunks that depend on the shape only;
 //          each chunk sums its rows into its own partial dw in float, and the partials are
-//          added in chunk order in double.
+//          added in chunk order in double. Up to 16384 output pixels (deep layers) the output
+//          channels are split instead, each dw element one float sum over every pixel.
 // float64 calls go to the reference kernels.
 // Outputs are overwritten (=), never accumulated into. Results are bit-identical whatever the
 // thread count (each output is written by one chunk; wgrad's reduction order is fixed by the

@@ -30,7 +30,8 @@ struct DirectConvArgs {
   const float* wpack;                       // fprop: packed panels; wgrad: unused
   const float* bias;                        // fprop: null or K; wgrad: unused
   float* out;                               // fprop: [rows][Q][K], overwritten
-  const float* dy;                          // wgrad: [rows][Q][K]; fprop: unused
+  const float* dy;                          // wgrad: [rows][Q][dy_pixel], channels [0, K)
+  std::int64_t dy_pixel;                    // wgrad: floats from one dy pixel to the next (>= K)
 };
 
 // conv_transpose3d with stride == kernel and no padding (no overlap): one GEMM whose columns
