@@ -10,7 +10,9 @@
 //     unwritten).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <string>
 #include <vector>
 
@@ -114,6 +116,43 @@ double check_close(const char* what, const Guarded<float>& got, const Guarded<do
   return worst;
 }
 
+// The Winograd wgrad (conv_winograd.h) multiplies every dy of a 2x2x2 output tile with every x of
+// its 4x4x4 input box (transforms with coefficients of magnitude <= 1) and transforms the sums
+// back with G^T (absolute row sums <= 2 per axis), so its rounding is bounded by
+//   8 * sum over tiles of (sum of |dy[k]| over the tile) * (sum of |x[c]| over the box)
+// for every tap of (k, c), not by the direct sum's magnitude: where the taps' own products are
+// small and their neighbours' large, the transformed sums cancel. Tap-independent.
+Guarded<double> winograd_wgrad_magnitude(const Conv3dShape& s, const Guarded<float>& x,
+                                         const Guarded<float>& dy) {
+  std::vector<double> kc(static_cast<std::size_t>(s.K) * s.C, 0.0), sdy(s.K), sx(s.C);
+  for (int n = 0; n < s.N; ++n)
+    for (int z0 = 0; z0 < s.D; z0 += 2)
+      for (int y0 = 0; y0 < s.H; y0 += 2)
+        for (int x0 = 0; x0 < s.W; x0 += 2) {
+          std::fill(sdy.begin(), sdy.end(), 0.0);
+          std::fill(sx.begin(), sx.end(), 0.0);
+          for (int z = z0; z < std::min(s.D, z0 + 2); ++z)
+            for (int y = y0; y < std::min(s.H, y0 + 2); ++y)
+              for (int w = x0; w < std::min(s.W, x0 + 2); ++w)
+                for (int k = 0; k < s.K; ++k)
+                  sdy[k] += std::fabs(dy[(((std::size_t(n) * s.D + z) * s.H + y) * s.W + w) * s.K + k]);
+          for (int z = std::max(0, z0 - 1); z < std::min(s.D, z0 + 3); ++z)
+            for (int y = std::max(0, y0 - 1); y < std::min(s.H, y0 + 3); ++y)
+              for (int w = std::max(0, x0 - 1); w < std::min(s.W, x0 + 3); ++w)
+                for (int c = 0; c < s.C; ++c)
+                  sx[c] += std::fabs(x[(((std::size_t(n) * s.D + z) * s.H + y) * s.W + w) * s.C + c]);
+          for (int k = 0; k < s.K; ++k)
+            for (int c = 0; c < s.C; ++c) kc[std::size_t(k) * s.C + c] += sdy[k] * sx[c];
+        }
+  Guarded<double> mag(s.w_size());
+  const std::size_t taps = std::size_t(s.T) * s.R * s.S;
+  for (int k = 0; k < s.K; ++k)
+    for (std::size_t tap = 0; tap < taps; ++tap)
+      for (int c = 0; c < s.C; ++c)
+        mag[(std::size_t(k) * taps + tap) * s.C + c] = 8.0 * kc[std::size_t(k) * s.C + c];
+  return mag;
+}
+
 template <typename Shape>
 void check_random(const Shape& s, std::uint64_t seed) {
   Rng rng{seed};
@@ -130,7 +169,17 @@ void check_random(const Shape& s, std::uint64_t seed) {
   for (std::size_t o = 0; o < mag_y.size(); ++o) mag_y[o] += 2.0 * std::fabs(b[o % s.K]);
   check_close("fprop", y_nobias, want.y, mag_y, reduction_fprop(s));
   check_close("dgrad", g.dx, want.dx, mag.dx, reduction_dgrad(s));
-  check_close("wgrad", g.dw, want.dw, mag.dw, reduction_wgrad(s));
+  if constexpr (std::is_same_v<Shape, Conv3dShape>) {
+    if (fast::winograd_chosen(s, fast::conv_microkernels(fast::cpu_isa()))) {
+      // Transforms add up to 8 more rounding steps to each sum.
+      const Guarded<double> wmag = winograd_wgrad_magnitude(s, x, dy);
+      check_close("wgrad (Winograd)", g.dw, want.dw, wmag, reduction_wgrad(s) + 8);
+    } else {
+      check_close("wgrad", g.dw, want.dw, mag.dw, reduction_wgrad(s));
+    }
+  } else {
+    check_close("wgrad", g.dw, want.dw, mag.dw, reduction_wgrad(s));
+  }
   check_close("dbias", g.db, want.db, mag.db, reduction_wgrad(s));
 }
 

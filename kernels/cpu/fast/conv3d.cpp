@@ -173,6 +173,11 @@ void conv3d_wgrad(const Conv3dShape& s, const float* x, const float* dy, float* 
   s.validate();
   require_nonnull("conv3d_wgrad", x, dy, dw);
   const ConvMicrokernels& mk = conv_microkernels(cpu_isa());
+  if (winograd_chosen(s, mk)) {
+    conv3d_winograd_wgrad(mk, s, x, dy, dw);
+    if (dbias) detail::conv_bias_grad(s.y_size(), s.K, dy, dbias);
+    return;
+  }
   const Prepared in = pad_input(s, x);
   DirectConvArgs a = direct_args(in, s.C, s.T, s.R, s.S, s.stride_d, s.stride_h, s.stride_w, s.N,
                                  s.Z(), s.P(), s.Q(), s.K);

@@ -13,7 +13,9 @@
 //   dgrad: dx = fprop of dy with the weights flipped and transposed (KTRSC -> CTRSK): Winograd
 //          when it applies to that fprop, else dy placed into a zero buffer dilated by the
 //          stride and offset by T-1-pad and the direct kernels.
-//   wgrad: rows of output pixels split into fixed-size chunks that depend on the shape only;
+//   wgrad: Winograd when it applies (conv_winograd.h: tiles in chunks fixed by the shape,
+//          partials added in chunk order in double); else rows of output pixels split into
+//          fixed-size chunks that depend on the shape only;
 //          each chunk sums its rows into its own partial dw in float, and the partials are
 //          added in chunk order in double. Up to 16384 output pixels (deep layers) the output
 //          channels are split instead, each dw element one float sum over every pixel.

@@ -63,6 +63,7 @@ struct WinogradArgs {
   std::int64_t u_stride;  // floats from one position's panels to the next
   const float* bias;      // null or K
   float* y;               // [N][D][H][W][K], overwritten
+  const float* dy;        // wgrad: [N][D][H][W][K]
 };
 // Scratch a winograd_blocks call needs: 64 * tiles_per_block * (C + K) floats.
 inline std::int64_t winograd_scratch_floats(const WinogradArgs& a) {
@@ -86,6 +87,13 @@ struct ConvMicrokernels {
   // winograd_scratch_floats(a) floats. Each output is written by the block holding its tile.
   void (*winograd_blocks)(const WinogradArgs& a, std::int64_t block_begin, std::int64_t block_end,
                           float* scratch);
+  // The weight gradient in the Winograd domain, blocks [block_begin, block_end) in order:
+  // partial[xi][k][c] += sum over their tiles of (A dy_tile)_xi[k] * (B^T x_tile)_xi[c], with
+  // A the transpose of the output transform (per axis [e0, e0 + e1, e0 - e1, -e1]) and dy taken
+  // as zero outside the output; dw = G^T partial G per axis (the caller). Same scratch as
+  // winograd_blocks; u, bias and y unused.
+  void (*winograd_wgrad_blocks)(const WinogradArgs& a, std::int64_t block_begin,
+                                std::int64_t block_end, float* scratch, float* partial);
 };
 
 const ConvMicrokernels& conv_microkernels_portable();

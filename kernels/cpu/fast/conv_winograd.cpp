@@ -49,6 +49,20 @@ std::vector<float> transform_weights(const float* w, int K, int C) {
   return u;
 }
 
+// Blocks of 2x2x2 tiles for shape s (see WinogradArgs).
+WinogradArgs winograd_args(const ref::Conv3dShape& s) {
+  WinogradArgs a{};
+  a.N = s.N, a.D = s.D, a.H = s.H, a.W = s.W, a.C = s.C, a.K = s.K;
+  // Tiles per block: the GEMM's rows; two register tiles' worth for one output-channel vector.
+  a.tiles_per_block = 24;
+  return a;
+}
+std::int64_t winograd_block_count(const WinogradArgs& a) {
+  const std::int64_t tiles_w = (a.W + 1) / 2;
+  return std::int64_t(a.N) * ((a.D + 1) / 2) * ((a.H + 1) / 2) *
+         ((tiles_w + a.tiles_per_block - 1) / a.tiles_per_block);
+}
+
 }  // namespace
 
 bool winograd_applies(const ref::Conv3dShape& s, const ConvMicrokernels& mk) {
@@ -101,18 +115,13 @@ void conv3d_winograd(const ConvMicrokernels& mk, const ref::Conv3dShape& s, cons
         pack_weight_panels(mk, u.data() + std::int64_t(xi) * s.K * s.C, s.K, s.C, s.C, 1);
     std::memcpy(panels.get() + xi * u_stride, p.get(), static_cast<std::size_t>(u_stride) * 4);
   }
-  WinogradArgs a{};
+  WinogradArgs a = winograd_args(s);
   a.x = x;
-  a.N = s.N, a.D = s.D, a.H = s.H, a.W = s.W, a.C = s.C, a.K = s.K;
-  // Tiles per block: the GEMM's rows; two register tiles' worth for one output-channel vector.
-  a.tiles_per_block = 24;
   a.u = panels.get();
   a.u_stride = u_stride;
   a.bias = bias;
   a.y = y;
-  const std::int64_t tiles_w = (s.W + 1) / 2;
-  const std::int64_t blocks = std::int64_t(s.N) * ((s.D + 1) / 2) * ((s.H + 1) / 2) *
-                              ((tiles_w + a.tiles_per_block - 1) / a.tiles_per_block);
+  const std::int64_t blocks = winograd_block_count(a);
   // About 2^22 multiply-adds per chunk.
   const std::int64_t per_block = std::int64_t(64) * a.tiles_per_block * s.C * s.K;
   const std::int64_t grain = std::max<std::int64_t>(1, (std::int64_t(1) << 22) / per_block);
@@ -121,6 +130,67 @@ void conv3d_winograd(const ConvMicrokernels& mk, const ref::Conv3dShape& s, cons
     thread_local std::vector<float> buffer;
     if (buffer.size() < scratch) buffer.resize(scratch);
     mk.winograd_blocks(a, b, e, buffer.data());
+  });
+}
+
+void conv3d_winograd_wgrad(const ConvMicrokernels& mk, const ref::Conv3dShape& s, const float* x,
+                           const float* dy, float* dw) {
+  WinogradArgs a = winograd_args(s);
+  a.x = x;
+  a.dy = dy;
+  const std::int64_t blocks = winograd_block_count(a);
+  const std::int64_t msize = std::int64_t(64) * s.K * s.C;
+  const std::int64_t max_chunks = std::clamp<std::int64_t>(
+      (std::int64_t(64) << 20) / (msize * std::int64_t(sizeof(float))), 1, 64);
+  const std::int64_t chunk_blocks = (blocks + max_chunks - 1) / max_chunks;
+  const std::int64_t chunks = chunk_count(blocks, chunk_blocks);
+  FloatBuffer partial(static_cast<std::size_t>(chunks * msize));
+  const std::size_t scratch = static_cast<std::size_t>(winograd_scratch_floats(a));
+  parallel_for(chunks, 1, [&](std::int64_t b, std::int64_t e) {
+    thread_local std::vector<float> buffer;
+    if (buffer.size() < scratch) buffer.resize(scratch);
+    for (std::int64_t c = b; c < e; ++c) {
+      float* p = partial.get() + c * msize;
+      std::fill(p, p + msize, 0.0f);
+      mk.winograd_wgrad_blocks(a, c * chunk_blocks, std::min(blocks, (c + 1) * chunk_blocks),
+                               buffer.data(), p);
+    }
+  });
+  // The partials added in chunk order in double, element by element over contiguous runs.
+  std::vector<double> m(static_cast<std::size_t>(msize));
+  constexpr std::int64_t kRun = 2048;
+  parallel_for(msize, kRun, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t i = b; i < e; ++i) m[i] = partial.get()[i];
+    for (std::int64_t ch = 1; ch < chunks; ++ch) {
+      const float* p = partial.get() + ch * msize;
+      for (std::int64_t i = b; i < e; ++i) m[i] += p[i];
+    }
+  });
+  // dw[k][t][r][u][c] = sum_xi G[i][t] G[j][r] G[l][u] m[xi][k][c], one axis at a time.
+  parallel_for(s.K, 1, [&](std::int64_t k0, std::int64_t k1) {
+    for (std::int64_t k = k0; k < k1; ++k)
+      for (int c = 0; c < s.C; ++c) {
+        auto at = [&](int xi) { return m[(std::int64_t(xi) * s.K + k) * s.C + c]; };
+        double a1[4][4][3], a2[4][3][3];
+        for (int i = 0; i < 4; ++i)
+          for (int j = 0; j < 4; ++j)
+            for (int u = 0; u < 3; ++u) {
+              const int xi = (i * 4 + j) * 4;
+              a1[i][j][u] = kG[0][u] * at(xi) + kG[1][u] * at(xi + 1) + kG[2][u] * at(xi + 2) +
+                            kG[3][u] * at(xi + 3);
+            }
+        for (int i = 0; i < 4; ++i)
+          for (int r = 0; r < 3; ++r)
+            for (int u = 0; u < 3; ++u)
+              a2[i][r][u] = kG[0][r] * a1[i][0][u] + kG[1][r] * a1[i][1][u] +
+                            kG[2][r] * a1[i][2][u] + kG[3][r] * a1[i][3][u];
+        for (int t = 0; t < 3; ++t)
+          for (int r = 0; r < 3; ++r)
+            for (int u = 0; u < 3; ++u)
+              dw[(((k * 3 + t) * 3 + r) * 3 + u) * std::int64_t(s.C) + c] = static_cast<float>(
+                  kG[0][t] * a2[0][r][u] + kG[1][t] * a2[1][r][u] + kG[2][t] * a2[2][r][u] +
+                  kG[3][t] * a2[3][r][u]);
+      }
   });
 }
 

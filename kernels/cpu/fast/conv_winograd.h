@@ -1,7 +1,7 @@
 // Winograd F(2x2x2, 3x3x3) convolution for the fast CPU backend: the U-Net's 3x3x3 stride-1
-// pad-1 convolutions with C and K multiples of the vector width (fprop, and dgrad as the fprop
-// of dy with the flipped, transposed weights), in 64/216 of the direct method's multiplies and
-// with the padding implicit (no padded copy of the input). See WinogradArgs in
+// pad-1 convolutions with C and K multiples of the vector width (fprop; dgrad as the fprop of
+// dy with the flipped, transposed weights; wgrad by the transpose of the same bilinear map), in
+// 64/216 of the direct method's multiplies and with the padding implicit (no padded copy). See WinogradArgs in
 // conv_microkernels.h for the arithmetic and the work split.
 //
 // Invariants: x NDHWC, w KTRSC, y NDHWK, dense, any alignment; y overwritten. Each output is
@@ -39,5 +39,13 @@ bool winograd_chosen(const ref::Conv3dShape& s, const ConvMicrokernels& mk);
 // y = conv3d(x, w) + bias. requires: winograd_applies(s, mk); bias null or K floats.
 void conv3d_winograd(const ConvMicrokernels& mk, const ref::Conv3dShape& s, const float* x,
                      const float* w, const float* bias, float* y);
+
+// dw = the weight gradient of y = conv3d(x, w) given dy (dbias is the caller's), as
+// G^T [sum over tiles (A dy_tile) (.) (B^T x_tile)] G per axis: the sum over tiles is split into
+// chunks fixed by the shape (at most 64, their partials within 64 MiB unless one is larger),
+// each summed in float in tile order, the partials added in chunk order in double and
+// transformed back in double. requires: winograd_applies(s, mk).
+void conv3d_winograd_wgrad(const ConvMicrokernels& mk, const ref::Conv3dShape& s, const float* x,
+                           const float* dy, float* dw);
 
 }  // namespace ctv::kernels::fast
