@@ -10,7 +10,9 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/cpu/fast/batch_norm3d_dx.h"
 #include "kernels/cpu/fast/elementwise.h"
+#include "kernels/cpu/fast/isa.h"
 #include "kernels/cpu/fast/parallel.h"
 #include "kernels/cpu/fast/reduce.h"
 
@@ -156,49 +158,7 @@ void grad_sums(std::int64_t M, std::int64_t C, const float* x, const float* y, c
   sum_dz_xhat.assign(both.begin() + C, both.end());
 }
 
-// dx in double, rounded once, by the reference's expression term for term (so its bits):
-//   training: gamma * invstd * (dz - sum_dz / M - xhat * sum_dz_xhat / M),
-//             xhat = (x - mean) * invstd;
-//   eval:     dz * gamma * invstd.
-// (In float, the cancellation in the training form left noise in sum(dx), the gradient of a
-// conv bias in front of the batch norm, which is exactly 0; Adam with a small eps turns such
-// noise into steps of O(lr), and the golden U-Net test measured 17x more of it.)
-struct DxChannel {
-  double mean, invstd, gamma, k, a, s;  // k = gamma * invstd, a = sum_dz / M, s = sum_dz_xhat
-};
-
-template <bool kTrain>
-inline float dx_of(float g, float x, const DxChannel& q, double inv_m) {
-  const double gd = static_cast<double>(g);
-  if constexpr (kTrain) {
-    const double xhat = (static_cast<double>(x) - q.mean) * q.invstd;
-    return static_cast<float>(q.k * (gd - q.a - xhat * q.s * inv_m));
-  } else {
-    return static_cast<float>(gd * q.gamma * q.invstd);
-  }
-}
-
-// dx for rows [r0, r1), dz = masked(y, dy).
-template <int kC, bool kRelu, bool kTrain>
-void dx_rows(std::int64_t r0, std::int64_t r1, std::int64_t C_rt, const float* x, const float* y,
-             const float* dy, const DxChannel* ch, double inv_m, float* dx) {
-  if constexpr (kC > 0) {
-    DxChannel lch[kC];
-    float xr[kC] = {}, yr[kC] = {}, gr[kC];
-    std::copy(ch, ch + kC, lch);
-    for (std::int64_t m = r0; m < r1; ++m) {
-      std::memcpy(gr, dy + m * kC, sizeof gr);
-      if constexpr (kTrain) std::memcpy(xr, x + m * kC, sizeof xr);
-      if constexpr (kRelu) std::memcpy(yr, y + m * kC, sizeof yr);
-      for (int c = 0; c < kC; ++c)
-        gr[c] = dx_of<kTrain>(masked<kRelu>(yr, gr, c), xr[c], lch[c], inv_m);
-      std::memcpy(dx + m * kC, gr, sizeof gr);
-    }
-  } else {
-    for (std::int64_t i = r0 * C_rt; i < r1 * C_rt; ++i)
-      dx[i] = dx_of<kTrain>(masked<kRelu>(y, dy, i), kTrain ? x[i] : 0.0f, ch[i % C_rt], inv_m);
-  }
-}
+#include "kernels/cpu/fast/batch_norm3d_dx.inc"
 
 template <bool kRelu>
 void bwd(bool training, std::int64_t M, std::int64_t C, const float* x, const float* y,
@@ -214,20 +174,19 @@ void bwd(bool training, std::int64_t M, std::int64_t C, const float* x, const fl
   }
   if (!dx) return;
   const auto n = static_cast<std::size_t>(C);
-  std::vector<DxChannel> ch(n);
+  std::vector<BnDxChannel> ch(n);
   const double inv_m = 1.0 / static_cast<double>(M);
   for (std::size_t c = 0; c < n; ++c) {
     const double g = static_cast<double>(gamma[c]);
     ch[c] = {mean[c], invstd[c], g, g * invstd[c], training ? sum_dz[c] * inv_m : 0.0,
              training ? sum_dz_xhat[c] : 0.0};
   }
-  with_channels(C, [&]<int kC>() {
-    parallel_for(M, row_grain(C), [&](std::int64_t r0, std::int64_t r1) {
-      if (training)
-        dx_rows<kC, kRelu, true>(r0, r1, C, x, y, dy, ch.data(), inv_m, dx);
-      else
-        dx_rows<kC, kRelu, false>(r0, r1, C, x, y, dy, ch.data(), inv_m, dx);
-    });
+  const bool avx512 = cpu_isa() == CpuIsa::avx512;
+  parallel_for(M, row_grain(C), [&](std::int64_t r0, std::int64_t r1) {
+    if (avx512)
+      batch_norm_dx_rows_avx512(C, kRelu, training, r0, r1, x, y, dy, ch.data(), inv_m, dx);
+    else
+      dx_rows_any(C, kRelu, training, r0, r1, x, y, dy, ch.data(), inv_m, dx);
   });
 }
 
