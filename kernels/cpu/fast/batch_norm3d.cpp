@@ -10,7 +10,7 @@
 #include <cstring>
 #include <vector>
 
-#include "kernels/cpu/fast/batch_norm3d_dx.h"
+#include "kernels/cpu/fast/batch_norm3d_rows.h"
 #include "kernels/cpu/fast/elementwise.h"
 #include "kernels/cpu/fast/isa.h"
 #include "kernels/cpu/fast/parallel.h"
@@ -50,15 +50,6 @@ void with_channels(std::int64_t C, F&& f) {
 // Rows per element-wise chunk: about kElementBlock elements.
 std::int64_t row_grain(std::int64_t C) {
   return std::max<std::int64_t>(1, static_cast<std::int64_t>(kElementBlock) / C);
-}
-
-// The ReLU backward mask: dz = y > 0 ? dy : 0 (relu_bwd), or dz = dy without the ReLU.
-template <bool kRelu>
-inline float masked(const float* y, const float* dy, std::int64_t i) {
-  if constexpr (kRelu)
-    return keep_or_zero(y[i] > 0.0f, dy[i]);
-  else
-    return dy[i];
 }
 
 // y = x * a + b, then the ReLU when asked.
@@ -108,57 +99,30 @@ void fwd(std::int64_t M, std::int64_t C, const float* x, const double* mean, con
   });
 }
 
+#include "kernels/cpu/fast/batch_norm3d_rows.inc"
+
 // sum_dz[c] and sum_dz_xhat[c] (double terms g and g * (x - mean) * invstd, the reference's),
-// chunked; dz = masked(y, dy).
+// chunked; dz = (y > 0 ? dy : 0) with the ReLU, else dy.
 template <bool kRelu>
 void grad_sums(std::int64_t M, std::int64_t C, const float* x, const float* y, const float* dy,
                const double* mean, const double* invstd, std::vector<double>& sum_dz,
                std::vector<double>& sum_dz_xhat) {
   std::vector<double> both(static_cast<std::size_t>(2 * C));
-  with_channels(C, [&]<int kC>() {
-    chunked_row_reduce(
-        M, 2 * C,
-        [&](std::int64_t r0, std::int64_t r1, double* acc) {
-          if constexpr (kC > 0) {
-            double s0[kC], s1[kC], mu[kC], is[kC];
-            for (int c = 0; c < kC; ++c) {
-              s0[c] = acc[c];
-              s1[c] = acc[kC + c];
-              mu[c] = mean[c];
-              is[c] = invstd[c];
-            }
-            float xr[kC], yr[kC] = {}, gr[kC];
-            for (std::int64_t m = r0; m < r1; ++m) {
-              std::memcpy(xr, x + m * kC, sizeof xr);
-              std::memcpy(gr, dy + m * kC, sizeof gr);
-              if constexpr (kRelu) std::memcpy(yr, y + m * kC, sizeof yr);
-              for (int c = 0; c < kC; ++c) {
-                const double g = static_cast<double>(masked<kRelu>(yr, gr, c));
-                s0[c] += g;
-                s1[c] += g * (static_cast<double>(xr[c]) - mu[c]) * is[c];
-              }
-            }
-            for (int c = 0; c < kC; ++c) {
-              acc[c] = s0[c];
-              acc[kC + c] = s1[c];
-            }
-          } else {
-            for (std::int64_t m = r0; m < r1; ++m)
-              for (std::int64_t c = 0; c < C; ++c) {
-                const std::int64_t i = m * C + c;
-                const double g = static_cast<double>(masked<kRelu>(y, dy, i));
-                acc[c] += g;
-                acc[C + c] += g * (static_cast<double>(x[i]) - mean[c]) * invstd[c];
-              }
-          }
-        },
-        both.data());
-  });
+  const bool avx512 = cpu_isa() == CpuIsa::avx512;
+  chunked_row_reduce(
+      M, 2 * C,
+      [&](std::int64_t r0, std::int64_t r1, double* acc) {
+        if (avx512)
+          batch_norm_grad_sum_rows_avx512(C, kRelu, r0, r1, x, y, dy, mean, invstd, acc);
+        else
+          grad_sum_rows_any(C, kRelu, r0, r1, x, y, dy, mean, invstd, acc);
+      },
+      both.data());
   sum_dz.assign(both.begin(), both.begin() + C);
   sum_dz_xhat.assign(both.begin() + C, both.end());
 }
 
-#include "kernels/cpu/fast/batch_norm3d_dx.inc"
+
 
 template <bool kRelu>
 void bwd(bool training, std::int64_t M, std::int64_t C, const float* x, const float* y,
@@ -193,24 +157,21 @@ void bwd(bool training, std::int64_t M, std::int64_t C, const float* x, const fl
 }  // namespace
 
 void batch_norm_stats(std::int64_t M, std::int64_t C, const float* x, double* mean, double* var) {
-  chunked_row_reduce(
-      M, C,
-      [&](std::int64_t r0, std::int64_t r1, double* a) {
-        for_rows_by_channel(r0, r1, C, a, [&](std::int64_t m, std::int64_t c) {
-          return static_cast<double>(x[m * C + c]);
-        });
-      },
-      mean);
+  const bool avx512 = cpu_isa() == CpuIsa::avx512;
+  auto pass = [&](bool of_var, double* out) {
+    chunked_row_reduce(
+        M, C,
+        [&](std::int64_t r0, std::int64_t r1, double* a) {
+          if (avx512)
+            batch_norm_stat_rows_avx512(C, of_var, r0, r1, x, mean, a);
+          else
+            stat_rows_any(C, of_var, r0, r1, x, mean, a);
+        },
+        out);
+  };
+  pass(false, mean);
   for (std::int64_t c = 0; c < C; ++c) mean[c] /= static_cast<double>(M);
-  chunked_row_reduce(
-      M, C,
-      [&](std::int64_t r0, std::int64_t r1, double* a) {
-        for_rows_by_channel(r0, r1, C, a, [&](std::int64_t m, std::int64_t c) {
-          const double d = static_cast<double>(x[m * C + c]) - mean[c];
-          return d * d;
-        });
-      },
-      var);
+  pass(true, var);
   for (std::int64_t c = 0; c < C; ++c) var[c] /= static_cast<double>(M);
 }
 
