@@ -205,11 +205,8 @@ void conv3d_wgrad(const Conv3dShape& s, const float* x, const float* dy, float* 
     if (dbias) detail::conv_bias_grad(s.y_size(), s.K, dy, dbias);
     return;
   }
-  // Chunks of output rows, fixed by the shape: at most 64, and their partials within 64 MiB
-  // unless one dw alone is larger.
-  const std::int64_t max_chunks = std::clamp<std::int64_t>(
-      (std::int64_t(64) << 20) / (wsize * std::int64_t(sizeof(float))), 1, 64);
-  const std::int64_t chunk_rows = (rows + max_chunks - 1) / max_chunks;
+  // Chunks of output rows, fixed by the shape.
+  const std::int64_t chunk_rows = partial_chunk_items(rows, wsize);
   const std::int64_t chunks = chunk_count(rows, chunk_rows);
   FloatBuffer partial(static_cast<std::size_t>(chunks * wsize));
   parallel_for(chunks, 1, [&](std::int64_t b, std::int64_t e) {
@@ -221,23 +218,7 @@ void conv3d_wgrad(const Conv3dShape& s, const float* x, const float* dy, float* 
         mk.wgrad_rows(a, r, std::min(r1, r + group), p);
     }
   });
-  if (chunks == 1) {
-    std::memcpy(dw, partial.get(), static_cast<std::size_t>(wsize) * sizeof(float));
-  } else {
-    // Element by element in chunk order, in double; chunk-major so each pass reads a
-    // contiguous run of one partial.
-    constexpr std::int64_t kRun = 2048;
-    parallel_for(wsize, kRun, [&](std::int64_t b, std::int64_t e) {
-      double acc[kRun];
-      const std::int64_t n = e - b;
-      for (std::int64_t i = 0; i < n; ++i) acc[i] = partial.get()[b + i];
-      for (std::int64_t c = 1; c < chunks; ++c) {
-        const float* p = partial.get() + c * wsize + b;
-        for (std::int64_t i = 0; i < n; ++i) acc[i] += p[i];
-      }
-      for (std::int64_t i = 0; i < n; ++i) dw[b + i] = static_cast<float>(acc[i]);
-    });
-  }
+  add_partials(partial.get(), chunks, wsize, dw);
   if (dbias) detail::conv_bias_grad(s.y_size(), s.K, dy, dbias);
 }
 

@@ -10,6 +10,7 @@
 #include "kernels/cpu/fast/conv_microkernels.h"
 #include "kernels/cpu/host_memory.h"
 #include "kernels/cpu/fast/isa.h"
+#include "kernels/cpu/fast/parallel.h"
 
 namespace ctv::kernels::fast {
 
@@ -37,5 +38,32 @@ struct FloatBuffer {
 // vectors. ensures: blocks*k_block*L floats, blocks = ceil(cols / k_block).
 FloatBuffer pack_weight_panels(const ConvMicrokernels& mk, const float* src, int cols,
                                std::int64_t L, std::int64_t col_stride, std::int64_t l_stride);
+// The same into out, which holds weight_panels_size(mk, cols, L) floats.
+std::int64_t weight_panels_size(const ConvMicrokernels& mk, int cols, std::int64_t L);
+void pack_weight_panels_into(const ConvMicrokernels& mk, const float* src, int cols,
+                             std::int64_t L, std::int64_t col_stride, std::int64_t l_stride,
+                             float* out);
+
+// Split-K reductions (wgrad): items (rows, blocks of tiles) per chunk so that there are at most
+// 64 chunks and their partials, partial_floats each, fit in 64 MiB unless one alone is larger.
+// Depends on the shape only, never on the thread count.
+std::int64_t partial_chunk_items(std::int64_t items, std::int64_t partial_floats);
+
+// out[i] = the sum over c < chunks, in c order and in double, of partial[c * size + i],
+// rounded once to T; chunk-major over runs of kRun elements (contiguous reads).
+template <typename T>
+void add_partials(const float* partial, std::int64_t chunks, std::int64_t size, T* out) {
+  constexpr std::int64_t kRun = 2048;
+  parallel_for(size, kRun, [&](std::int64_t b, std::int64_t e) {
+    double acc[kRun];
+    const std::int64_t n = e - b;
+    for (std::int64_t i = 0; i < n; ++i) acc[i] = partial[b + i];
+    for (std::int64_t c = 1; c < chunks; ++c) {
+      const float* p = partial + c * size + b;
+      for (std::int64_t i = 0; i < n; ++i) acc[i] += p[i];
+    }
+    for (std::int64_t i = 0; i < n; ++i) out[b + i] = static_cast<T>(acc[i]);
+  });
+}
 
 }  // namespace ctv::kernels::fast

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstring>
 #include <vector>
 
 #include "kernels/cpu/fast/conv_support.h"
@@ -107,14 +106,13 @@ void conv3d_winograd(const ConvMicrokernels& mk, const ref::Conv3dShape& s, cons
                      const float* w, const float* bias, float* y) {
   const std::vector<float> u = transform_weights(w, s.K, s.C);
   // Panels per position, one buffer: position xi's at xi * u_stride.
-  const std::int64_t blocks_k = (s.K + mk.k_block - 1) / mk.k_block;
-  const std::int64_t u_stride = blocks_k * mk.k_block * s.C;
+  const std::int64_t u_stride = weight_panels_size(mk, s.K, s.C);
   FloatBuffer panels(static_cast<std::size_t>(64 * u_stride));
-  for (int xi = 0; xi < 64; ++xi) {
-    const FloatBuffer p =
-        pack_weight_panels(mk, u.data() + std::int64_t(xi) * s.K * s.C, s.K, s.C, s.C, 1);
-    std::memcpy(panels.get() + xi * u_stride, p.get(), static_cast<std::size_t>(u_stride) * 4);
-  }
+  parallel_for(64, 1, [&](std::int64_t xi0, std::int64_t xi1) {
+    for (std::int64_t xi = xi0; xi < xi1; ++xi)
+      pack_weight_panels_into(mk, u.data() + xi * s.K * s.C, s.K, s.C, s.C, 1,
+                              panels.get() + xi * u_stride);
+  });
   WinogradArgs a = winograd_args(s);
   a.x = x;
   a.u = panels.get();
@@ -140,9 +138,7 @@ void conv3d_winograd_wgrad(const ConvMicrokernels& mk, const ref::Conv3dShape& s
   a.dy = dy;
   const std::int64_t blocks = winograd_block_count(a);
   const std::int64_t msize = std::int64_t(64) * s.K * s.C;
-  const std::int64_t max_chunks = std::clamp<std::int64_t>(
-      (std::int64_t(64) << 20) / (msize * std::int64_t(sizeof(float))), 1, 64);
-  const std::int64_t chunk_blocks = (blocks + max_chunks - 1) / max_chunks;
+  const std::int64_t chunk_blocks = partial_chunk_items(blocks, msize);
   const std::int64_t chunks = chunk_count(blocks, chunk_blocks);
   FloatBuffer partial(static_cast<std::size_t>(chunks * msize));
   const std::size_t scratch = static_cast<std::size_t>(winograd_scratch_floats(a));
@@ -156,16 +152,8 @@ void conv3d_winograd_wgrad(const ConvMicrokernels& mk, const ref::Conv3dShape& s
                                buffer.data(), p);
     }
   });
-  // The partials added in chunk order in double, element by element over contiguous runs.
   std::vector<double> m(static_cast<std::size_t>(msize));
-  constexpr std::int64_t kRun = 2048;
-  parallel_for(msize, kRun, [&](std::int64_t b, std::int64_t e) {
-    for (std::int64_t i = b; i < e; ++i) m[i] = partial.get()[i];
-    for (std::int64_t ch = 1; ch < chunks; ++ch) {
-      const float* p = partial.get() + ch * msize;
-      for (std::int64_t i = b; i < e; ++i) m[i] += p[i];
-    }
-  });
+  add_partials(partial.get(), chunks, msize, m.data());
   // dw[k][t][r][u][c] = sum_xi G[i][t] G[j][r] G[l][u] m[xi][k][c], one axis at a time.
   parallel_for(s.K, 1, [&](std::int64_t k0, std::int64_t k1) {
     for (std::int64_t k = k0; k < k1; ++k)
