@@ -20,32 +20,7 @@ namespace ctv::kernels::fast {
 
 namespace {
 
-// Calls f.template operator()<kC>() with kC = C for the common channel counts, else kC = 0.
-template <typename F>
-void with_channels(std::int64_t C, F&& f) {
-  switch (C) {
-    case 1:
-      return f.template operator()<1>();
-    case 2:
-      return f.template operator()<2>();
-    case 4:
-      return f.template operator()<4>();
-    case 8:
-      return f.template operator()<8>();
-    case 16:
-      return f.template operator()<16>();
-    case 32:
-      return f.template operator()<32>();
-    case 64:
-      return f.template operator()<64>();
-    case 128:
-      return f.template operator()<128>();
-    case 256:
-      return f.template operator()<256>();
-    default:
-      return f.template operator()<0>();
-  }
-}
+#include "kernels/cpu/fast/batch_norm3d_rows.inc"
 
 // Rows per element-wise chunk: about kElementBlock elements.
 std::int64_t row_grain(std::int64_t C) {
@@ -98,8 +73,6 @@ void fwd(std::int64_t M, std::int64_t C, const float* x, const double* mean, con
     });
   });
 }
-
-#include "kernels/cpu/fast/batch_norm3d_rows.inc"
 
 // sum_dz[c] and sum_dz_xhat[c] (double terms g and g * (x - mean) * invstd, the reference's),
 // chunked; dz = (y > 0 ? dy : 0) with the ReLU, else dy.
