@@ -386,6 +386,15 @@ std::vector<Record> bench_conv(const ConvCase& c, const std::vector<ConvOp>& ops
   return out;
 }
 
+namespace {
+// The big host blocks mapped and reused since `before` (kernels/cpu/host_memory.h).
+void record_host_blocks(Record& r, const kernels::HostMemoryStats& before) {
+  const kernels::HostMemoryStats now = kernels::host_memory_stats();
+  r.host_blocks_mapped = now.misses - before.misses;
+  r.host_blocks_reused = now.hits - before.hits;
+}
+}  // namespace
+
 Record bench_unet_infer(const UNetConfig& config, const Grid& g, const TimingOptions& t) {
   Record r;
   r.name = "unet_infer";
@@ -431,9 +440,7 @@ Record bench_unet_infer(const UNetConfig& config, const Grid& g, const TimingOpt
   const kernels::HostMemoryStats host0 = kernels::host_memory_stats();
   Tensor p;
   time_runs(r, t, [&] { p = Tensor(), p = infer_once(model, x); }, &p);
-  const kernels::HostMemoryStats host1 = kernels::host_memory_stats();
-  r.host_blocks_mapped = host1.misses - host0.misses;
-  r.host_blocks_reused = host1.hits - host0.hits;
+  record_host_blocks(r, host0);
   r.peak_rss_mib = peak_rss_mib();
   r.tensor_peak_mib = double(memory_stats().peak_bytes - live) / (1024.0 * 1024.0);
   return r;
@@ -469,9 +476,7 @@ Record bench_unet_step(const UNetConfig& config, const Grid& g, const TimingOpti
         finite = finite && std::isfinite(last_loss);
       },
       nullptr);
-  const kernels::HostMemoryStats host1 = kernels::host_memory_stats();
-  r.host_blocks_mapped = host1.misses - host0.misses;
-  r.host_blocks_reused = host1.hits - host0.hits;
+  record_host_blocks(r, host0);
   r.check.ran = true;
   r.check.ok = finite;
   char buf[120];

@@ -169,10 +169,12 @@ void conv_share(const std::string& unet, const std::vector<bench::ConvCase>& all
   extra << buf;
 }
 
+// The algorithm named by --conv-algo (CLI11 has checked the name).
 kernels::fast::Conv3dAlgo conv_algo(const std::string& name) {
-  if (name == "direct") return kernels::fast::Conv3dAlgo::direct;
-  if (name == "winograd") return kernels::fast::Conv3dAlgo::winograd;
-  return kernels::fast::Conv3dAlgo::automatic;
+  using kernels::fast::Conv3dAlgo;
+  for (Conv3dAlgo a : {Conv3dAlgo::direct, Conv3dAlgo::winograd})
+    if (name == kernels::fast::conv3d_algo_name(a)) return a;
+  return Conv3dAlgo::automatic;
 }
 
 int run_cpu(const BenchOptions& o) {
