@@ -1,8 +1,8 @@
 // Winograd F(2x2x2, 3x3x3) convolution for the fast CPU backend: the U-Net's 3x3x3 stride-1
 // pad-1 convolutions with C and K multiples of the vector width (fprop; dgrad as the fprop of
 // dy with the flipped, transposed weights; wgrad by the transpose of the same bilinear map), in
-// 64/216 of the direct method's multiplies and with the padding implicit (no padded copy). See WinogradArgs in
-// conv_microkernels.h for the arithmetic and the work split.
+// 64/216 of the direct method's multiplies and with the padding implicit (no padded copy). See
+// WinogradArgs in conv_microkernels.h for the arithmetic and the work split.
 //
 // Invariants: x NDHWC, w KTRSC, y NDHWK, dense, any alignment; y overwritten. Each output is
 // computed by one block, in an order fixed by the shape: bit-identical for any thread count.
