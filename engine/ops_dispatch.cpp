@@ -3,8 +3,12 @@
 // estimates) go to the reference kernels.
 #include "engine/ops_dispatch.h"
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -42,9 +46,38 @@ CpuKernels initial_cpu_kernels() {
 std::atomic<CpuKernels> g_cpu_kernels{initial_cpu_kernels()};
 bool use_fast() { return g_cpu_kernels.load(std::memory_order_relaxed) == CpuKernels::fast; }
 
+// set_kernel_timing: the rows, keyed by the function-name literal each entry point passes.
+std::atomic<bool> g_timing{false};
+std::mutex g_times_mutex;
+std::map<const char*, KernelTime> g_times;
+
+// Adds the time from construction to destruction to fn's row while timing is on.
+class KernelTimer {
+ public:
+  explicit KernelTimer(const char* fn) : fn_(g_timing.load(std::memory_order_relaxed) ? fn : nullptr) {
+    if (fn_) t0_ = std::chrono::steady_clock::now();
+  }
+  ~KernelTimer() {
+    if (!fn_) return;
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    const std::lock_guard<std::mutex> lock(g_times_mutex);
+    KernelTime& row = g_times[fn_];
+    if (row.kernel.empty()) row.kernel = fn_;
+    row.calls += 1;
+    row.seconds += s;
+  }
+  KernelTimer(const KernelTimer&) = delete;
+  KernelTimer& operator=(const KernelTimer&) = delete;
+
+ private:
+  const char* fn_;
+  std::chrono::steady_clock::time_point t0_{};
+};
+
 // Checks the common contract and calls f(T{}) with T the element type of the CPU kernel.
 template <typename F>
 void on_float(const char* fn, std::initializer_list<const Tensor*> tensors, F&& f) {
+  const KernelTimer timer(fn);
   const Tensor* first = nullptr;
   for (const Tensor* t : tensors) {
     if (!t) continue;
@@ -94,6 +127,25 @@ const T* ptr(const Tensor* t) {
 auto n_of(const Tensor& t) { return static_cast<std::size_t>(t.numel()); }
 
 }  // namespace
+
+void set_kernel_timing(bool on) { g_timing.store(on); }
+
+void reset_kernel_times() {
+  const std::lock_guard<std::mutex> lock(g_times_mutex);
+  g_times.clear();
+}
+
+std::vector<KernelTime> kernel_times() {
+  std::vector<KernelTime> rows;
+  {
+    const std::lock_guard<std::mutex> lock(g_times_mutex);
+    for (const auto& [fn, row] : g_times) rows.push_back(row);
+  }
+  std::sort(rows.begin(), rows.end(), [](const KernelTime& a, const KernelTime& b) {
+    return a.seconds != b.seconds ? a.seconds > b.seconds : a.kernel < b.kernel;
+  });
+  return rows;
+}
 
 void set_cpu_kernels(CpuKernels k) { g_cpu_kernels.store(k); }
 CpuKernels cpu_kernels() { return g_cpu_kernels.load(); }

@@ -13,6 +13,8 @@
 //           (batch_norm_update_running, adam_step) as documented.
 #pragma once
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "engine/tensor.h"
 #include "kernels/cpu/reference/adam.h"
@@ -32,6 +34,19 @@ enum class CpuKernels { reference, fast };
 void set_cpu_kernels(CpuKernels k);
 CpuKernels cpu_kernels();
 const char* cpu_kernels_name(CpuKernels k);  // "reference" or "fast"
+
+// Kernel time by dispatch function, for `ctv bench cpu --profile`: while on, the wall time of
+// every call (the kernel and its argument checks, from any thread) is added to the row of its
+// function. Off by default; on, it costs two clock reads a call.
+struct KernelTime {
+  std::string kernel;  // the function's name, "conv3d_wgrad"
+  std::int64_t calls = 0;
+  double seconds = 0;
+};
+void set_kernel_timing(bool on);
+void reset_kernel_times();
+// ensures: one row per function called since the last reset, the most time first.
+std::vector<KernelTime> kernel_times();
 
 using kernels::ref::AdamHyper;
 using kernels::ref::AmgmSums;

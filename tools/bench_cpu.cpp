@@ -119,7 +119,9 @@ void time_runs(Record& r, const TimingOptions& t, const std::function<void()>& r
   if (t.progress) bar = std::make_unique<Progress>(r.name, t.warmup + t.repeat, "run");
   std::uint64_t first = 0;
   bool identical = true;
+  dispatch::set_kernel_timing(t.profile);
   for (int i = 0; i < t.warmup + t.repeat; ++i) {
+    if (i == t.warmup) dispatch::reset_kernel_times();
     const double t0 = now_s();
     run();
     const double dt = now_s() - t0;
@@ -130,6 +132,14 @@ void time_runs(Record& r, const TimingOptions& t, const std::function<void()>& r
       identical = identical && h == first;
     }
     if (bar) bar->update(i + 1, i < t.warmup ? "warm-up" : "");
+  }
+  dispatch::set_kernel_timing(false);
+  if (t.profile && t.repeat > 0) {
+    r.profile = dispatch::kernel_times();
+    for (dispatch::KernelTime& k : r.profile) {
+      k.calls /= t.repeat;
+      k.seconds /= t.repeat;
+    }
   }
   r.warmup = t.warmup;
   r.median_ms = median(r.ms);
@@ -551,6 +561,12 @@ nlohmann::json report_json(const std::string& command, const Machine& m,
     if (r.tensor_peak_mib >= 0) o["tensor_peak_mib"] = r.tensor_peak_mib;
     if (r.host_blocks_mapped >= 0) o["host_blocks_mapped"] = r.host_blocks_mapped;
     if (r.host_blocks_reused >= 0) o["host_blocks_reused"] = r.host_blocks_reused;
+    if (!r.profile.empty()) {
+      json rows = json::array();
+      for (const dispatch::KernelTime& k : r.profile)
+        rows.push_back({{"kernel", k.kernel}, {"calls", k.calls}, {"ms", k.seconds * 1e3}});
+      o["profile"] = rows;
+    }
     j["records"].push_back(std::move(o));
   }
   j["summary"] = summary;
@@ -590,6 +606,25 @@ std::string report_table(const Machine& m, const std::vector<Record>& records) {
                     "included)\n",
                     "", static_cast<long long>(r.host_blocks_mapped),
                     static_cast<long long>(r.host_blocks_reused));
+      os << line;
+    }
+    if (!r.profile.empty()) {
+      // Per timed run; the mean of the runs, beside their median.
+      double mean_ms = 0, in_kernels = 0;
+      for (double v : r.ms) mean_ms += v / double(r.ms.size());
+      std::snprintf(line, sizeof line, "%-22s %-30s %10s %7s %6s\n", "", "time per run by kernel",
+                    "ms", "share", "calls");
+      os << line;
+      for (const dispatch::KernelTime& k : r.profile) {
+        in_kernels += k.seconds * 1e3;
+        std::snprintf(line, sizeof line, "%-22s %-30s %10.2f %6.1f%% %6lld\n", "",
+                      k.kernel.c_str(), k.seconds * 1e3, 100 * k.seconds * 1e3 / mean_ms,
+                      static_cast<long long>(k.calls));
+        os << line;
+      }
+      std::snprintf(line, sizeof line, "%-22s %-30s %10.2f %6.1f%%\n", "",
+                    "outside the kernels", mean_ms - in_kernels,
+                    100 * (mean_ms - in_kernels) / mean_ms);
       os << line;
     }
   }

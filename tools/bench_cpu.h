@@ -26,6 +26,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/ops_dispatch.h"
 #include "kernels/cpu/reference/conv3d.h"
 #include "kernels/cpu/reference/conv_transpose3d.h"
 #include "unet3d/unet3d_config.h"
@@ -84,6 +85,9 @@ struct Record {
   // unet_infer and unet_step, warm-up runs included: big host blocks (kernels/cpu/host_memory.h) newly mapped
   // and reused from the cache.
   std::int64_t host_blocks_mapped = -1, host_blocks_reused = -1;
+  // With TimingOptions::profile: time in each dispatch function (engine/ops_dispatch.h) per
+  // timed run, calls per run, the most time first; empty without it.
+  std::vector<dispatch::KernelTime> profile;
   double gflops() const { return median_ms > 0 ? gflop / (median_ms * 1e-3) : 0; }
 };
 
@@ -92,6 +96,7 @@ struct TimingOptions {
   int repeat = 3;
   bool validate = true;
   bool progress = true;  // tools/progress.h lines on stderr for every case
+  bool profile = false;  // fill Record::profile (dispatch::set_kernel_timing over the timed runs)
 };
 
 // Times `ops` of one convolution shape (fresh random inputs; outputs overwritten).

@@ -36,6 +36,7 @@ struct BenchOptions {
   int repeat = 3;
   int warmup = 1;
   bool no_check = false;
+  bool profile = false;
   // cpu
   std::string cases = "infer,step,conv";
   std::string grid = "416,288,128";
@@ -113,7 +114,7 @@ void check_json_target(const BenchOptions& o) {
 bench::TimingOptions timing(const BenchOptions& o) {
   if (o.repeat < 1) throw UserError("--repeat must be at least 1");
   if (o.warmup < 0) throw UserError("--warmup must not be negative");
-  return {o.warmup, o.repeat, !o.no_check, true};
+  return {o.warmup, o.repeat, !o.no_check, true, o.profile};
 }
 
 int finish(const char* command, const bench::Machine& m, const nlohmann::json& settings,
@@ -302,6 +303,9 @@ void add_common(CLI::App* app, BenchOptions& o) {
   app->add_option("--warmup", o.warmup, "Untimed runs before them (default 1)");
   app->add_option("--ops", o.ops, "Conv ops to time: any of fprop,dgrad,wgrad (default all)");
   app->add_flag("--no-check", o.no_check, "Skip the checks against the reference kernels");
+  app->add_flag("--profile", o.profile,
+                "Also print each case's time per run by kernel (engine dispatch functions) and "
+                "the time outside them");
 }
 
 }  // namespace

@@ -66,6 +66,25 @@ validate "$tmp/cpu.json" cpu \
   unet_infer,unet_step,enc.0.conv2/fprop,enc.0.conv2/dgrad,enc.0.conv2/wgrad,up.0/fprop,up.0/dgrad,up.0/wgrad \
   || fail=1
 
+# --profile: the step's time by kernel, in the table and the JSON, conv3d among them.
+check "bench cpu --profile" 0 "$ctv" bench cpu --threads 1 --repeat 2 --grid 32,16,16 \
+  --step-grid 32,16,16 --cases step --profile --no-check --json "$tmp/profile.json"
+has "profile: header" "$out" "time per run by kernel +ms +share +calls"
+has "profile: conv3d_fprop row" "$out" "^ +conv3d_fprop +[0-9.]+ +[0-9.]+% +19$"
+has "profile: adam row" "$out" "^ +adam_step +[0-9.]+ +[0-9.]+% +[0-9]+$"
+has "profile: remainder" "$out" "^ +outside the kernels +-?[0-9.]+ +-?[0-9.]+%$"
+python3 - "$tmp/profile.json" <<'PY' || { echo "FAIL: profile: JSON"; fail=1; }
+import json, sys
+r = json.load(open(sys.argv[1]))["records"][0]
+p = {row["kernel"]: row for row in r["profile"]}
+assert p["conv3d_fprop"]["calls"] == 19 and p["conv3d_wgrad"]["calls"] == 19, p
+assert p["conv3d_dgrad"]["calls"] == 18 and p["sigmoid_fwd"]["calls"] == 1, p
+assert all(row["ms"] >= 0 for row in r["profile"])
+assert sum(row["ms"] for row in r["profile"]) <= max(r["times_ms"]) * 1.01
+ms = [row["ms"] for row in r["profile"]]
+assert ms == sorted(ms, reverse=True), ms
+PY
+
 # Usage errors: exit 2 or 1 with one line naming the option.
 check "bad grid" 1 "$ctv" bench cpu --grid 30,16,16
 has "bad grid: message" "$err" "--grid '30,16,16': every size must be a multiple of 16"
