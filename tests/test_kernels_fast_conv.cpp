@@ -170,7 +170,7 @@ void check_random(const Shape& s, std::uint64_t seed) {
   check_close("fprop", y_nobias, want.y, mag_y, reduction_fprop(s));
   check_close("dgrad", g.dx, want.dx, mag.dx, reduction_dgrad(s));
   if constexpr (std::is_same_v<Shape, Conv3dShape>) {
-    if (fast::winograd_chosen(s, fast::conv_microkernels(fast::cpu_isa()))) {
+    if (fast::winograd_wgrad_chosen(s, fast::conv_microkernels(fast::cpu_isa()))) {
       // Transforms add up to 8 more rounding steps to each sum.
       const Guarded<double> wmag = winograd_wgrad_magnitude(s, x, dy);
       check_close("wgrad (Winograd)", g.dw, want.dw, wmag, reduction_wgrad(s) + 8);
@@ -356,16 +356,30 @@ TEST_CASE("fast conv3d and conv_transpose3d: the same bits for 1, 2, 3 and 5 thr
 TEST_CASE("fast conv3d: the Winograd path takes the U-Net's 3x3x3 layers, and only those") {
   const Axes one{1, 1, 1};
   {
-    // Automatic: Winograd from kWinogradMinVoxels output voxels on.
+    // Automatic: Winograd fprop and dgrad from kWinogradMinVoxels (1024) output voxels on,
+    // wgrad from kWinogradWgradMinVoxels (4096).
     const fast::Conv3dAlgo before = fast::conv3d_algo();
     fast::set_conv3d_algo(fast::Conv3dAlgo::automatic);
     const auto& mk = fast::conv_microkernels(fast::cpu_isa());
-    CHECK(fast::winograd_chosen(conv_shape(1, 16, 16, 16, 16, 16, 3, 3, 3, one, one), mk));
-    CHECK(fast::winograd_chosen(conv_shape(2, 8, 16, 16, 32, 16, 3, 3, 3, one, one), mk));
-    CHECK_FALSE(fast::winograd_chosen(conv_shape(1, 15, 16, 17, 16, 16, 3, 3, 3, one, one), mk));
+    const auto big = conv_shape(1, 16, 16, 16, 16, 16, 3, 3, 3, one, one);
+    const auto big2 = conv_shape(2, 8, 16, 16, 32, 16, 3, 3, 3, one, one);
+    const auto mid = conv_shape(1, 8, 8, 16, 32, 16, 3, 3, 3, one, one);
+    const auto small = conv_shape(1, 7, 8, 18, 16, 16, 3, 3, 3, one, one);
+    for (const auto& s : {big, big2}) {
+      CHECK(fast::winograd_chosen(s, mk));
+      CHECK(fast::winograd_wgrad_chosen(s, mk));
+    }
+    CHECK(fast::winograd_chosen(mid, mk));
+    CHECK_FALSE(fast::winograd_wgrad_chosen(mid, mk));
+    CHECK_FALSE(fast::winograd_chosen(small, mk));
+    CHECK_FALSE(fast::winograd_wgrad_chosen(small, mk));
     CHECK_FALSE(fast::winograd_chosen(conv_shape(1, 16, 16, 16, 2, 16, 3, 3, 3, one, one), mk));
     fast::set_conv3d_algo(fast::Conv3dAlgo::direct);
-    CHECK_FALSE(fast::winograd_chosen(conv_shape(1, 16, 16, 16, 16, 16, 3, 3, 3, one, one), mk));
+    CHECK_FALSE(fast::winograd_chosen(big, mk));
+    CHECK_FALSE(fast::winograd_wgrad_chosen(big, mk));
+    fast::set_conv3d_algo(fast::Conv3dAlgo::winograd);
+    CHECK(fast::winograd_chosen(small, mk));
+    CHECK(fast::winograd_wgrad_chosen(small, mk));
     fast::set_conv3d_algo(before);
   }
   at_every_level([&] {

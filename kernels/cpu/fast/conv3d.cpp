@@ -173,7 +173,7 @@ void conv3d_wgrad(const Conv3dShape& s, const float* x, const float* dy, float* 
   s.validate();
   require_nonnull("conv3d_wgrad", x, dy, dw);
   const ConvMicrokernels& mk = conv_microkernels(cpu_isa());
-  if (winograd_chosen(s, mk)) {
+  if (winograd_wgrad_chosen(s, mk)) {
     conv3d_winograd_wgrad(mk, s, x, dy, dw);
     if (dbias) detail::conv_bias_grad(s.y_size(), s.K, dy, dbias);
     return;

@@ -4,9 +4,9 @@
 // float32: register-blocked micro-kernels of the active instruction-set level (isa.h), threads
 // from parallel.h. Every shape is handled. 3x3x3 stride-1 pad-1 convolutions whose C and K are
 // vector multiples up to 256 (every U-Net 3x3x3 layer but the first) take Winograd
-// F(2x2x2, 3x3x3) (conv_winograd.h) from 4096 voxels on, or as set_conv3d_algo says; every
-// other shape, the first layer's C=2 included, the direct implicit GEMM (conv_microkernels.h: a row of taps is one contiguous S*C
-// segment).
+// F(2x2x2, 3x3x3) (conv_winograd.h) from 1024 voxels on (wgrad from 4096), or as
+// set_conv3d_algo says; every other shape, the first layer's C=2 included, the direct implicit
+// GEMM (conv_microkernels.h: a row of taps is one contiguous S*C segment).
 //   fprop: Winograd with implicit padding; else the input is copied into a zero-padded buffer
 //          (skipped when there is no padding), then y = direct convolution with the weights
 //          packed into panels.

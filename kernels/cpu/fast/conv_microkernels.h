@@ -65,9 +65,14 @@ struct WinogradArgs {
   float* y;               // [N][D][H][W][K], overwritten
   const float* dy;        // wgrad: [N][D][H][W][K]
 };
-// Scratch a winograd_blocks call needs: 64 * tiles_per_block * (C + K) floats.
+// One tile's 64 transformed positions of `channels` channels in winograd_blocks' scratch, one
+// cache line more than they take: without it, the GEMM's rows (one per tile) would lie a
+// multiple of 4 KiB apart at 16 channels, all in one L1 set.
+inline std::int64_t winograd_tile_floats(int channels) { return std::int64_t(64) * channels + 16; }
+// Scratch a winograd_blocks or winograd_wgrad_blocks call needs: tiles_per_block tiles of C
+// and of K channels.
 inline std::int64_t winograd_scratch_floats(const WinogradArgs& a) {
-  return std::int64_t(64) * a.tiles_per_block * (a.C + a.K);
+  return a.tiles_per_block * (winograd_tile_floats(a.C) + winograd_tile_floats(a.K));
 }
 
 struct ConvMicrokernels {

@@ -18,34 +18,53 @@ namespace {
 constexpr double kG[4][3] = {{1.0, 0.0, 0.0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0.0, 0.0, 1.0}};
 
 // U[xi][k][c] = sum_{t,r,s} G[i][t] G[j][r] G[l][s] w[k][t][r][s][c], xi = (i*4 + j)*4 + l:
-// applied one axis at a time (s, then r, then t) in double and rounded once; output channels
-// in parallel (each U element is computed the same way whichever thread runs it).
-std::vector<float> transform_weights(const float* w, int K, int C) {
-  std::vector<float> u(static_cast<std::size_t>(64) * K * C);
+// applied one axis at a time (s, then r, then t) in double and rounded once, the input
+// channels innermost (contiguous in w); output channels in parallel (each U element is
+// computed the same way whichever thread runs it). Written straight into the GEMM's panels
+// (pack_weight_panels_into's layout, position xi's at xi * u_stride): U[xi][k][c] at
+// xi * u_stride + (k / KB) * KB * C + c * wb + k % KB, wb the width of k's panel.
+void transform_weights_into_panels(const ConvMicrokernels& mk, const float* w, int K, int C,
+                                   float* panels, std::int64_t u_stride) {
+  const int KB = mk.k_block;
   parallel_for(K, 1, [&](std::int64_t k0, std::int64_t k1) {
-    for (std::int64_t k = k0; k < k1; ++k)
-      for (int c = 0; c < C; ++c) {
-        double a[3][3][4], b[3][4][4];
-        for (int t = 0; t < 3; ++t)
-          for (int r = 0; r < 3; ++r) {
-            const float* taps = w + ((k * 3 + t) * 3 + r) * 3 * std::int64_t(C) + c;
-            for (int l = 0; l < 4; ++l)
-              a[t][r][l] = kG[l][0] * taps[0] + kG[l][1] * taps[C] + kG[l][2] * taps[2 * C];
+    // a[t][r][l][c], b[t][j][l][c]
+    std::vector<double> a(static_cast<std::size_t>(36) * C), b(static_cast<std::size_t>(48) * C);
+    for (std::int64_t k = k0; k < k1; ++k) {
+      for (int t = 0; t < 3; ++t)
+        for (int r = 0; r < 3; ++r) {
+          const float* taps = w + ((k * 3 + t) * 3 + r) * 3 * std::int64_t(C);
+          for (int l = 0; l < 4; ++l) {
+            double* out = a.data() + ((t * 3 + r) * 4 + l) * std::int64_t(C);
+            for (int c = 0; c < C; ++c)
+              out[c] = kG[l][0] * taps[c] + kG[l][1] * taps[C + c] + kG[l][2] * taps[2 * C + c];
           }
-        for (int t = 0; t < 3; ++t)
-          for (int j = 0; j < 4; ++j)
-            for (int l = 0; l < 4; ++l)
-              b[t][j][l] = kG[j][0] * a[t][0][l] + kG[j][1] * a[t][1][l] + kG[j][2] * a[t][2][l];
-        for (int i = 0; i < 4; ++i)
-          for (int j = 0; j < 4; ++j)
-            for (int l = 0; l < 4; ++l) {
-              const int xi = (i * 4 + j) * 4 + l;
-              u[(std::int64_t(xi) * K + k) * C + c] = static_cast<float>(
-                  kG[i][0] * b[0][j][l] + kG[i][1] * b[1][j][l] + kG[i][2] * b[2][j][l]);
-            }
-      }
+        }
+      for (int t = 0; t < 3; ++t)
+        for (int j = 0; j < 4; ++j)
+          for (int l = 0; l < 4; ++l) {
+            const double* a0 = a.data() + ((t * 3 + 0) * 4 + l) * std::int64_t(C);
+            const double* a1 = a.data() + ((t * 3 + 1) * 4 + l) * std::int64_t(C);
+            const double* a2 = a.data() + ((t * 3 + 2) * 4 + l) * std::int64_t(C);
+            double* out = b.data() + ((t * 4 + j) * 4 + l) * std::int64_t(C);
+            for (int c = 0; c < C; ++c)
+              out[c] = kG[j][0] * a0[c] + kG[j][1] * a1[c] + kG[j][2] * a2[c];
+          }
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 4; ++j)
+          for (int l = 0; l < 4; ++l) {
+            const int xi = (i * 4 + j) * 4 + l;
+            const double* b0 = b.data() + ((0 * 4 + j) * 4 + l) * std::int64_t(C);
+            const double* b1 = b.data() + ((1 * 4 + j) * 4 + l) * std::int64_t(C);
+            const double* b2 = b.data() + ((2 * 4 + j) * 4 + l) * std::int64_t(C);
+            const std::int64_t col0 = k / KB * KB;
+            const std::int64_t wb = std::min<std::int64_t>(KB, K - col0);
+            float* out = panels + xi * u_stride + col0 * C + (k - col0);
+            for (int c = 0; c < C; ++c)
+              out[c * wb] =
+                  static_cast<float>(kG[i][0] * b0[c] + kG[i][1] * b1[c] + kG[i][2] * b2[c]);
+          }
+    }
   });
-  return u;
 }
 
 // Blocks of 2x2x2 tiles for shape s (see WinogradArgs).
@@ -53,7 +72,7 @@ WinogradArgs winograd_args(const ref::Conv3dShape& s) {
   WinogradArgs a{};
   a.N = s.N, a.D = s.D, a.H = s.H, a.W = s.W, a.C = s.C, a.K = s.K;
   // Tiles per block: the GEMM's rows; two register tiles' worth for one output-channel vector.
-  a.tiles_per_block = 24;
+  a.tiles_per_block = 12;
   return a;
 }
 std::int64_t winograd_block_count(const WinogradArgs& a) {
@@ -89,7 +108,8 @@ const char* conv3d_algo_name(Conv3dAlgo algo) {
   return "auto";
 }
 
-bool winograd_chosen(const ref::Conv3dShape& s, const ConvMicrokernels& mk) {
+namespace {
+bool chosen_from(const ref::Conv3dShape& s, const ConvMicrokernels& mk, std::int64_t min_voxels) {
   if (!winograd_applies(s, mk)) return false;
   switch (conv3d_algo()) {
     case Conv3dAlgo::direct:
@@ -99,20 +119,24 @@ bool winograd_chosen(const ref::Conv3dShape& s, const ConvMicrokernels& mk) {
     case Conv3dAlgo::automatic:
       break;
   }
-  return std::int64_t(s.N) * s.D * s.H * s.W >= kWinogradMinVoxels;
+  return std::int64_t(s.N) * s.D * s.H * s.W >= min_voxels;
+}
+}  // namespace
+
+bool winograd_chosen(const ref::Conv3dShape& s, const ConvMicrokernels& mk) {
+  return chosen_from(s, mk, kWinogradMinVoxels);
+}
+bool winograd_wgrad_chosen(const ref::Conv3dShape& s, const ConvMicrokernels& mk) {
+  return chosen_from(s, mk, kWinogradWgradMinVoxels);
 }
 
 void conv3d_winograd(const ConvMicrokernels& mk, const ref::Conv3dShape& s, const float* x,
                      const float* w, const float* bias, float* y) {
-  const std::vector<float> u = transform_weights(w, s.K, s.C);
-  // Panels per position, one buffer: position xi's at xi * u_stride.
+  // Panels per position, one buffer: position xi's at xi * u_stride (K is a multiple of the
+  // vector width: no padding columns).
   const std::int64_t u_stride = weight_panels_size(mk, s.K, s.C);
   FloatBuffer panels(static_cast<std::size_t>(64 * u_stride));
-  parallel_for(64, 1, [&](std::int64_t xi0, std::int64_t xi1) {
-    for (std::int64_t xi = xi0; xi < xi1; ++xi)
-      pack_weight_panels_into(mk, u.data() + xi * s.K * s.C, s.K, s.C, s.C, 1,
-                              panels.get() + xi * u_stride);
-  });
+  transform_weights_into_panels(mk, w, s.K, s.C, panels.get(), u_stride);
   WinogradArgs a = winograd_args(s);
   a.x = x;
   a.u = panels.get();
@@ -154,31 +178,43 @@ void conv3d_winograd_wgrad(const ConvMicrokernels& mk, const ref::Conv3dShape& s
   });
   std::vector<double> m(static_cast<std::size_t>(msize));
   add_partials(partial.get(), chunks, msize, m.data());
-  // dw[k][t][r][u][c] = sum_xi G[i][t] G[j][r] G[l][u] m[xi][k][c], one axis at a time.
+  // dw[k][t][r][u][c] = sum_xi G[i][t] G[j][r] G[l][u] m[xi][k][c], one axis at a time, the
+  // input channels innermost.
   parallel_for(s.K, 1, [&](std::int64_t k0, std::int64_t k1) {
-    for (std::int64_t k = k0; k < k1; ++k)
-      for (int c = 0; c < s.C; ++c) {
-        auto at = [&](int xi) { return m[(std::int64_t(xi) * s.K + k) * s.C + c]; };
-        double a1[4][4][3], a2[4][3][3];
-        for (int i = 0; i < 4; ++i)
-          for (int j = 0; j < 4; ++j)
-            for (int u = 0; u < 3; ++u) {
-              const int xi = (i * 4 + j) * 4;
-              a1[i][j][u] = kG[0][u] * at(xi) + kG[1][u] * at(xi + 1) + kG[2][u] * at(xi + 2) +
-                            kG[3][u] * at(xi + 3);
-            }
-        for (int i = 0; i < 4; ++i)
-          for (int r = 0; r < 3; ++r)
-            for (int u = 0; u < 3; ++u)
-              a2[i][r][u] = kG[0][r] * a1[i][0][u] + kG[1][r] * a1[i][1][u] +
-                            kG[2][r] * a1[i][2][u] + kG[3][r] * a1[i][3][u];
-        for (int t = 0; t < 3; ++t)
-          for (int r = 0; r < 3; ++r)
-            for (int u = 0; u < 3; ++u)
-              dw[(((k * 3 + t) * 3 + r) * 3 + u) * std::int64_t(s.C) + c] = static_cast<float>(
-                  kG[0][t] * a2[0][r][u] + kG[1][t] * a2[1][r][u] + kG[2][t] * a2[2][r][u] +
-                  kG[3][t] * a2[3][r][u]);
-      }
+    // a1[i][j][u][c], a2[i][r][u][c]
+    std::vector<double> a1(static_cast<std::size_t>(48) * s.C), a2(static_cast<std::size_t>(36) * s.C);
+    for (std::int64_t k = k0; k < k1; ++k) {
+      auto at = [&](int xi) { return m.data() + (std::int64_t(xi) * s.K + k) * s.C; };
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 4; ++j)
+          for (int u = 0; u < 3; ++u) {
+            const int xi = (i * 4 + j) * 4;
+            const double *m0 = at(xi), *m1 = at(xi + 1), *m2 = at(xi + 2), *m3 = at(xi + 3);
+            double* out = a1.data() + ((i * 4 + j) * 3 + u) * std::int64_t(s.C);
+            for (int c = 0; c < s.C; ++c)
+              out[c] = kG[0][u] * m0[c] + kG[1][u] * m1[c] + kG[2][u] * m2[c] + kG[3][u] * m3[c];
+          }
+      for (int i = 0; i < 4; ++i)
+        for (int r = 0; r < 3; ++r)
+          for (int u = 0; u < 3; ++u) {
+            const double* e[4];
+            for (int j = 0; j < 4; ++j) e[j] = a1.data() + ((i * 4 + j) * 3 + u) * std::int64_t(s.C);
+            double* out = a2.data() + ((i * 3 + r) * 3 + u) * std::int64_t(s.C);
+            for (int c = 0; c < s.C; ++c)
+              out[c] = kG[0][r] * e[0][c] + kG[1][r] * e[1][c] + kG[2][r] * e[2][c] +
+                       kG[3][r] * e[3][c];
+          }
+      for (int t = 0; t < 3; ++t)
+        for (int r = 0; r < 3; ++r)
+          for (int u = 0; u < 3; ++u) {
+            const double* e[4];
+            for (int i = 0; i < 4; ++i) e[i] = a2.data() + ((i * 3 + r) * 3 + u) * std::int64_t(s.C);
+            float* out = dw + (((k * 3 + t) * 3 + r) * 3 + u) * std::int64_t(s.C);
+            for (int c = 0; c < s.C; ++c)
+              out[c] = static_cast<float>(kG[0][t] * e[0][c] + kG[1][t] * e[1][c] +
+                                          kG[2][t] * e[2][c] + kG[3][t] * e[3][c]);
+          }
+    }
   });
 }
 

@@ -24,17 +24,24 @@ namespace ctv::kernels::fast {
 inline constexpr int kWinogradMaxChannels = 256;
 bool winograd_applies(const ref::Conv3dShape& s, const ConvMicrokernels& mk);
 
-// Which algorithm the fast conv3d uses where Winograd applies: automatic (Winograd when the
-// output has at least kWinogradMinVoxels voxels, so that the weight transform, about 16x the
-// weights' size in double arithmetic per call, is paid back; else direct), or always one of
-// them (tests, benchmarks). Process-wide; not to be changed while a convolution runs.
+// Which algorithm the fast conv3d uses where Winograd applies: automatic (Winograd for fprop
+// and dgrad when the output has at least kWinogradMinVoxels voxels, so that the weight
+// transform, about 16x the weights' size per call, is paid back; for wgrad from
+// kWinogradWgradMinVoxels, below which its per-chunk partial sums in the Winograd domain, 64x
+// the weights' size, cost more than the direct kernel; else direct), or always one of them
+// (tests, benchmarks). Process-wide; not to be changed while a convolution runs. Measured on 2
+// AVX-512 cores at the U-Net's 96x96x64 layers (bench/RESULTS.md): at 8x12x12 voxels (128
+// channels) Winograd fprop 3.1 ms vs 5.3 direct, wgrad 9.4 vs 5.2; at 4x6x6, both slower.
 enum class Conv3dAlgo { automatic, direct, winograd };
-inline constexpr std::int64_t kWinogradMinVoxels = 4096;
+inline constexpr std::int64_t kWinogradMinVoxels = 1024;
+inline constexpr std::int64_t kWinogradWgradMinVoxels = 4096;
 void set_conv3d_algo(Conv3dAlgo algo);
 Conv3dAlgo conv3d_algo();
 const char* conv3d_algo_name(Conv3dAlgo algo);  // "auto", "direct", "winograd"
-// True when the fast conv3d takes the Winograd path for s: applies and chosen (see above).
+// True when the fast conv3d takes the Winograd path for s (fprop, or dgrad: both s and its
+// flipped shape), or for its weight gradient: applies and chosen (see above).
 bool winograd_chosen(const ref::Conv3dShape& s, const ConvMicrokernels& mk);
+bool winograd_wgrad_chosen(const ref::Conv3dShape& s, const ConvMicrokernels& mk);
 
 // y = conv3d(x, w) + bias. requires: winograd_applies(s, mk); bias null or K floats.
 void conv3d_winograd(const ConvMicrokernels& mk, const ref::Conv3dShape& s, const float* x,
