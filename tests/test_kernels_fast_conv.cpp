@@ -262,6 +262,11 @@ std::vector<Conv3dShape> fast_conv_cases() {
       conv_shape(1, 4, 1, 9, 64, 64, 3, 3, 3, one, one),
       conv_shape(1, 2, 3, 5, 256, 48, 3, 3, 3, one, one),
       conv_shape(1, 3, 2, 3, 80, 144, 3, 3, 3, one, one),
+      // Channel counts of 8 and 24 (a network with 8 base filters): 8-float vectors at AVX2 and,
+      // taking the AVX2 kernels (conv_microkernels_for_channels), at AVX-512.
+      conv_shape(2, 4, 5, 7, 8, 8, 3, 3, 3, one, one),
+      conv_shape(1, 3, 4, 9, 24, 8, 3, 3, 3, one, one),
+      conv_shape(1, 2, 3, 11, 8, 32, 3, 3, 3, one, one),
       // More than 16384 output pixels: wgrad splits the pixels into chunks (fewer split the
       // output channels).
       conv_shape(1, 8, 16, 130, 3, 5, 3, 3, 3, one, one),
@@ -286,6 +291,7 @@ std::vector<ConvTranspose3dShape> fast_conv_transpose_cases() {
       conv_transpose_shape(2, 2, 3, 13, 32, 16, 2, 2, 2, two),
       conv_transpose_shape(1, 1, 2, 3, 3, 32, 2, 2, 2, two),
       conv_transpose_shape(1, 3, 1, 1, 17, 48, 2, 2, 2, two),
+      conv_transpose_shape(2, 2, 3, 5, 16, 8, 2, 2, 2, two),
       // K not a multiple of the vector width, and overlapping windows: the general path.
       conv_transpose_shape(1, 2, 3, 5, 4, 3, 2, 2, 2, two),
       conv_transpose_shape(1, 3, 2, 4, 5, 7, 3, 3, 3, two, {1, 1, 1}),
@@ -430,6 +436,19 @@ TEST_CASE("fast kernels: levels, their names and refusals") {
   if (fast::cpu_isa_detected() != fast::CpuIsa::avx512) {
     CHECK_THROWS_AS(fast::set_cpu_isa(fast::CpuIsa::avx512), std::invalid_argument);
   }
+  // Per-shape tables: at AVX-512, channel counts of 8 (not 16) take the AVX2 kernels.
+  const fast::CpuIsa isa_before = fast::cpu_isa();
+  for (fast::CpuIsa isa : levels) {
+    CAPTURE(fast::cpu_isa_name(isa));
+    fast::set_cpu_isa(isa);
+    const int active = fast::conv_microkernels(isa).vec_width;
+    const bool avx512 = isa == fast::CpuIsa::avx512;
+    CHECK(fast::conv_microkernels_for_channels(16, 16).vec_width == active);
+    CHECK(fast::conv_microkernels_for_channels(3, 17).vec_width == active);
+    CHECK(fast::conv_microkernels_for_channels(8, 8).vec_width == (avx512 ? 8 : active));
+    CHECK(fast::conv_microkernels_for_channels(32, 24).vec_width == (avx512 ? 8 : active));
+  }
+  fast::set_cpu_isa(isa_before);
   // Bad shapes and null buffers are refused as the reference refuses them.
   const auto bad = conv_shape(1, 2, 2, 2, 1, 1, 3, 3, 3);
   std::vector<float> buf(64);

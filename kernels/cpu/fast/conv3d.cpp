@@ -122,8 +122,9 @@ void conv3d_fprop(const Conv3dShape& s, const float* x, const float* w, const fl
                   float* y) {
   s.validate();
   require_nonnull("conv3d_fprop", x, w, y);
-  const ConvMicrokernels& mk = conv_microkernels(cpu_isa());
-  if (winograd_chosen(s, mk)) return conv3d_winograd(mk, s, x, w, bias, y);
+  const ConvMicrokernels& wk = conv_microkernels_for_channels(s.C, s.K);
+  if (winograd_chosen(s, wk)) return conv3d_winograd(wk, s, x, w, bias, y);
+  const ConvMicrokernels& mk = conv_microkernels_for_channels(s.K, s.K);
   const std::int64_t L = std::int64_t(s.T) * s.R * s.S * s.C;
   const FloatBuffer wp = pack_weight_panels(mk, w, s.K, L, L, 1);
   const Prepared in = pad_input(s, x);
@@ -138,7 +139,6 @@ void conv3d_fprop(const Conv3dShape& s, const float* x, const float* w, const fl
 void conv3d_dgrad(const Conv3dShape& s, const float* dy, const float* w, float* dx) {
   s.validate();
   require_nonnull("conv3d_dgrad", dy, w, dx);
-  const ConvMicrokernels& mk = conv_microkernels(cpu_isa());
   // dx[d] = sum_t' G[d + t'] * w[T-1-t'] with G = dy dilated by the stride and shifted by
   // T-1-pad (per axis): an fprop with stride 1, K' = C output and C' = K input channels.
   const int T = s.T, R = s.R, S = s.S, K = s.K, C = s.C;
@@ -156,8 +156,10 @@ void conv3d_dgrad(const Conv3dShape& s, const float* dy, const float* w, float* 
   });
   Conv3dShape flipped = s;  // dgrad as an fprop of dy: C' = K, K' = C, same D, H, W
   flipped.C = K, flipped.K = C;
-  if (winograd_chosen(s, mk) && winograd_chosen(flipped, mk))
-    return conv3d_winograd(mk, flipped, dy, wt.get(), nullptr, dx);
+  const ConvMicrokernels& wk = conv_microkernels_for_channels(C, K);
+  if (winograd_chosen(s, wk) && winograd_chosen(flipped, wk))
+    return conv3d_winograd(wk, flipped, dy, wt.get(), nullptr, dx);
+  const ConvMicrokernels& mk = conv_microkernels_for_channels(C, C);
   const FloatBuffer wp = pack_weight_panels(mk, wt.get(), C, L, L, 1);
   const int dil[3] = {s.stride_d, s.stride_h, s.stride_w};
   const int off[3] = {T - 1 - s.pad_d, R - 1 - s.pad_h, S - 1 - s.pad_w};
@@ -172,12 +174,13 @@ void conv3d_dgrad(const Conv3dShape& s, const float* dy, const float* w, float* 
 void conv3d_wgrad(const Conv3dShape& s, const float* x, const float* dy, float* dw, float* dbias) {
   s.validate();
   require_nonnull("conv3d_wgrad", x, dy, dw);
-  const ConvMicrokernels& mk = conv_microkernels(cpu_isa());
-  if (winograd_wgrad_chosen(s, mk)) {
-    conv3d_winograd_wgrad(mk, s, x, dy, dw);
+  const ConvMicrokernels& wk = conv_microkernels_for_channels(s.C, s.K);
+  if (winograd_wgrad_chosen(s, wk)) {
+    conv3d_winograd_wgrad(wk, s, x, dy, dw);
     if (dbias) detail::conv_bias_grad(s.y_size(), s.K, dy, dbias);
     return;
   }
+  const ConvMicrokernels& mk = conv_microkernels(cpu_isa());
   const Prepared in = pad_input(s, x);
   DirectConvArgs a = direct_args(in, s.C, s.T, s.R, s.S, s.stride_d, s.stride_h, s.stride_w, s.N,
                                  s.Z(), s.P(), s.Q(), s.K);

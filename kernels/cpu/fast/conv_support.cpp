@@ -20,6 +20,14 @@ const ConvMicrokernels& conv_microkernels(CpuIsa isa) {
   return conv_microkernels_portable();
 }
 
+const ConvMicrokernels& conv_microkernels_for_channels(int a, int b) {
+  const CpuIsa isa = cpu_isa();
+  auto half_vector = [](int n) { return n % 16 != 0 && n % 8 == 0; };
+  if (isa == CpuIsa::avx512 && (half_vector(a) || half_vector(b)))
+    return conv_microkernels(CpuIsa::avx2);
+  return conv_microkernels(isa);
+}
+
 std::int64_t partial_chunk_items(std::int64_t items, std::int64_t partial_floats) {
   const std::int64_t max_chunks = std::clamp<std::int64_t>(
       (std::int64_t(64) << 20) / (partial_floats * std::int64_t(sizeof(float))), 1, 64);

@@ -22,7 +22,7 @@ void conv_transpose3d_fprop(const ConvTranspose3dShape& s, const float* x, const
                             const float* bias, float* y) {
   s.validate();
   require_nonnull("conv_transpose3d_fprop", x, w, y);
-  const ConvMicrokernels& mk = conv_microkernels(cpu_isa());
+  const ConvMicrokernels& mk = conv_microkernels_for_channels(s.K, s.K);
   const bool no_overlap = s.stride_d == s.T && s.stride_h == s.R && s.stride_w == s.S &&
                           s.pad_d == 0 && s.pad_h == 0 && s.pad_w == 0;
   if (!no_overlap || s.K % mk.vec_width != 0) {
