@@ -66,17 +66,11 @@ std::string cm3(std::int64_t voxels, const data::Geometry& g) {
 int run(Options& o) {
   const auto t0 = std::chrono::steady_clock::now();
   data::Margins m = data::Margins::uniform(o.margin);
-  try {
-    if (!o.patient.empty() && !o.igtv.empty())
-      throw UsageError("give --igtv or --patient, not both");
-    if (o.patient.empty() && o.igtv.empty()) throw UsageError("needs --igtv FILE or --patient DIR");
-    if (!o.margins.empty()) m = parse_margins(o.margins);
-    if (const std::string fault = data::margins_fault(m); !fault.empty())
-      throw UsageError((o.margins.empty() ? "--margin: " : "--margins: ") + fault);
-  } catch (const UsageError& e) {
-    std::cerr << "ctv expand: " << e.what() << " (see ctv expand --help)\n";
-    return kExitUsage;
-  }
+  if (!o.patient.empty() && !o.igtv.empty()) throw UsageError("give --igtv or --patient, not both");
+  if (o.patient.empty() && o.igtv.empty()) throw UsageError("needs --igtv FILE or --patient DIR");
+  if (!o.margins.empty()) m = parse_margins(o.margins);
+  if (const std::string fault = data::margins_fault(m); !fault.empty())
+    throw UsageError((o.margins.empty() ? "--margin: " : "--margins: ") + fault);
   if (!o.patient.empty()) {
     const fs::path dir(o.patient);
     if (!fs::is_directory(dir)) throw UserError(o.patient + ": not a patient folder");

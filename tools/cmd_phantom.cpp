@@ -234,20 +234,15 @@ int run(const Options& o) {
   }
   if (!o.cohort.empty()) return run_existing(o);
   ph::PhantomConfig config;
-  try {
-    config.size = parse_triple<int>(o.size, "--size");
-    config.spacing = parse_triple<double>(o.spacing, "--spacing");
-    for (int a = 0; a < 3; ++a) {
-      if (config.size[a] < 8 || config.size[a] > 2048)
-        throw UsageError("--size " + o.size + ": each size must be 8 to 2048 voxels");
-      if (!(config.spacing[a] > 0 && config.spacing[a] <= 10))
-        throw UsageError("--spacing " + o.spacing + ": each spacing must be in (0, 10] mm");
-    }
-    if (o.n < 1 || o.n > 9999) throw UsageError("--n must be 1 to 9999");
-  } catch (const UsageError& e) {
-    std::cerr << "ctv phantom: " << e.what() << " (see ctv phantom --help)\n";
-    return kExitUsage;
+  config.size = parse_triple<int>(o.size, "--size");
+  config.spacing = parse_triple<double>(o.spacing, "--spacing");
+  for (int a = 0; a < 3; ++a) {
+    if (config.size[a] < 8 || config.size[a] > 2048)
+      throw UsageError("--size " + o.size + ": each size must be 8 to 2048 voxels");
+    if (!(config.spacing[a] > 0 && config.spacing[a] <= 10))
+      throw UsageError("--spacing " + o.spacing + ": each spacing must be in (0, 10] mm");
   }
+  if (o.n < 1 || o.n > 9999) throw UsageError("--n must be 1 to 9999");
   config.seed = o.seed;
   config.observer_variation = !o.no_variation;
 

@@ -95,13 +95,7 @@ std::vector<Job> plan_jobs(const Options& o) {
 
 int run(const Options& o) {
   const auto t_start = std::chrono::steady_clock::now();
-  std::vector<Job> jobs;
-  try {
-    jobs = plan_jobs(o);
-  } catch (const UsageError& e) {
-    std::cerr << "ctv predict: " << e.what() << " (see ctv predict --help)\n";
-    return kExitUsage;
-  }
+  const std::vector<Job> jobs = plan_jobs(o);
   const int threads =
       o.threads > 0 ? o.threads : std::max(1, int(std::thread::hardware_concurrency()));
   kernels::fast::set_num_threads(threads);

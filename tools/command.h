@@ -32,8 +32,8 @@ struct UserError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Thrown inside a command for a fault in how it was called; the command prints it with
-// "(see ctv <cmd> --help)" and returns kExitUsage.
+// Thrown inside a command for a fault in how it was called; main prints "ctv <cmd>: <what>
+// (see ctv <cmd> --help)" and returns kExitUsage.
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };

@@ -83,6 +83,10 @@ int main(int argc, char** argv) {
     if (!c.app->parsed()) continue;
     try {
       return c.run();
+    } catch (const UsageError& e) {
+      const std::string where = "ctv " + c.app->get_name();
+      std::cerr << where << ": " << e.what() << " (see " << where << " --help)\n";
+      return kExitUsage;
     } catch (const std::exception& e) {
       std::cerr << "ctv " << c.app->get_name() << ": error: " << e.what() << "\n";
       return kExitFault;

@@ -102,6 +102,10 @@ check "fine-tune from weights" 0 "$ctv" train "${base[@]}" --out "$tmp/f" --init
 check "--init with another network" 1 "$ctv" train --cohort "$tmp/c" --grid 32,32,16 --spacing 8,8,8 \
   --levels 2 --base-filters 2 --out "$tmp/g" --init "$tmp/a/best.h5" --epochs 1
 has "names the weights" "$err" "best.h5: weights of another network"
+check "a malformed --grid: a usage error" 2 "$ctv" train --cohort "$tmp/c" --out "$tmp/u" \
+  --grid 32,a,16
+has "names the option" "$err" '^ctv train: --grid "32,a,16": expected 3 numbers x,y,z \(see ctv train --help\)$'
+[[ ! -e $tmp/u ]] || { echo "FAIL: a usage error left $tmp/u"; fail=1; }
 check "--device cuda" 1 "$ctv" train "${base[@]}" --out "$tmp/d" --device cuda
 has "CUDA message" "$err" "CUDA backend is not built"
 
