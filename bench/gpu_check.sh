@@ -44,7 +44,9 @@ fi
 echo "== compute-sanitizer"
 if [[ -x "$build/ctv_gpu_tests" ]] && command -v compute-sanitizer >/dev/null; then
   for tool in memcheck racecheck; do
-    compute-sanitizer --tool "$tool" "$build/ctv_gpu_tests" --small >"$logs/sanitizer-$tool.txt" 2>&1
+    # The test shapes are small (at most a few thousand output pixels): all of them.
+    compute-sanitizer --tool "$tool" --error-exitcode 1 "$build/ctv_gpu_tests" \
+      >"$logs/sanitizer-$tool.txt" 2>&1
     row "compute-sanitizer $tool" "$([[ $? -eq 0 ]] && echo clean || echo "FAIL or refused: see sanitizer-$tool.txt")"
   done
 else

@@ -1,0 +1,32 @@
+// CUDA conv3d, float32: fprop, dgrad and wgrad as implicit GEMMs (conv_gemm.h gives the
+// mapping and every address) over NDHWC activations and KTRSC weights, checked against
+// kernels/cpu/reference/conv3d.h (same shapes, same contracts, same layouts) by
+// tests/gpu/test_gpu_conv3d.cpp. Plain C++ header. Only built with the CUDA backend.
+//
+// All pointers are device memory; the kernels run on the default stream and the calls return
+// once they are queued (errors of the launch itself are thrown as std::runtime_error).
+// Deterministic: each output is one thread's sum over its reduction index in ascending
+// order; wgrad's split-K partials (one per kConvWgradChunkRows output pixels) are added in
+// chunk order by a second kernel, and dbias likewise. Scratch (wgrad's partials) comes from
+// device_memory.h.
+//
+// Status: compiles; run on a GPU against the CPU reference only by ctv_gpu_tests
+// (bench/gpu_check.sh). A tiled SIMT GEMM (64 x 64 outputs per block, 4 x 4 per thread), the
+// first correct version, not yet a fast one.
+#pragma once
+#include "kernels/cpu/reference/conv3d.h"
+
+namespace ctv::kernels::cuda {
+
+// requires: s.validate() passes (checked: std::invalid_argument); non-null device pointers with
+//           x_size(), w_size(), y_size() floats; bias null or K floats.
+// ensures:  y = conv(x, w) + bias.
+void conv3d_fprop(const ref::Conv3dShape& s, const float* x, const float* w, const float* bias,
+                  float* y);
+// ensures: dx = the gradient of <conv(x, w), dy> with respect to x.
+void conv3d_dgrad(const ref::Conv3dShape& s, const float* dy, const float* w, float* dx);
+// ensures: dw (and dbias, when non-null) = the gradients with respect to w (and the bias).
+void conv3d_wgrad(const ref::Conv3dShape& s, const float* x, const float* dy, float* dw,
+                  float* dbias);
+
+}  // namespace ctv::kernels::cuda

@@ -1,0 +1,147 @@
+// ctv_gpu_tests: the CUDA kernels on a GPU against the CPU (bench/gpu_check.sh runs it; so does
+// CTest, where without a GPU every case says so and passes). conv3d fprop, dgrad and wgrad
+// (kernels/cuda/conv3d.h) on fresh random inputs with awkward shapes, outputs poisoned (NaN)
+// before each run: against the reference kernels within a float32 sum's rounding, bit for bit
+// against the host emulation of the kernels' order (tests/cuda_conv_emulation.h), and
+// bit-identical across two runs. The caching allocator (kernels/cuda/device_memory.h) hands a
+// freed block out again.
+#include <doctest/doctest.h>
+
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cuda_conv_emulation.h"
+#include "kernels/cuda/conv3d.h"
+#include "kernels/cuda/device_memory.h"
+#include "kernels/cuda/device_query.h"
+
+namespace {
+
+using namespace cuda_emulation;
+namespace kc = ctv::kernels::cuda;
+
+// True when a GPU answers; otherwise says why, once per case.
+bool gpu_or_skip() {
+  static const ctv::cuda::DeviceProbe probe = ctv::cuda::probe_devices();
+  if (probe.device_count > 0) return true;
+  MESSAGE("skipped: no GPU (" << probe.why_none << ")");
+  return false;
+}
+
+void cuda_ok(cudaError_t err, const char* what) {
+  INFO(what);
+  REQUIRE_MESSAGE(err == cudaSuccess, cudaGetErrorString(err));
+}
+
+// A device copy of a host vector (or n poisoned floats), freed with the object.
+struct DeviceFloats {
+  std::size_t n;
+  float* p;
+  explicit DeviceFloats(const std::vector<float>& host)
+      : n(host.size()), p(static_cast<float*>(kc::device_alloc(n * sizeof(float)))) {
+    cuda_ok(cudaMemcpy(p, host.data(), n * sizeof(float), cudaMemcpyHostToDevice), "upload");
+  }
+  explicit DeviceFloats(std::size_t count)
+      : n(count), p(static_cast<float*>(kc::device_alloc(n * sizeof(float)))) {
+    poison();
+  }
+  ~DeviceFloats() { kc::device_free(p, n * sizeof(float)); }
+  DeviceFloats(const DeviceFloats&) = delete;
+  DeviceFloats& operator=(const DeviceFloats&) = delete;
+  void poison() { cuda_ok(cudaMemset(p, 0xFF, n * sizeof(float)), "poison"); }  // NaN
+  std::vector<float> download() const {
+    std::vector<float> h(n);
+    cuda_ok(cudaDeviceSynchronize(), "kernels");
+    cuda_ok(cudaMemcpy(h.data(), p, n * sizeof(float), cudaMemcpyDeviceToHost), "download");
+    return h;
+  }
+};
+
+struct GpuPasses {
+  std::vector<float> y, dx, dw, db;
+};
+
+GpuPasses run_gpu(const Conv3dShape& s, const DeviceFloats& x, const DeviceFloats& w,
+                  const DeviceFloats& b, const DeviceFloats& dy) {
+  DeviceFloats y(s.y_size()), dx(s.x_size()), dw(s.w_size()), db(std::size_t(s.K));
+  kc::conv3d_fprop(s, x.p, w.p, b.p, y.p);
+  kc::conv3d_dgrad(s, dy.p, w.p, dx.p);
+  kc::conv3d_wgrad(s, x.p, dy.p, dw.p, db.p);
+  return {y.download(), dx.download(), dw.download(), db.download()};
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("GPU conv3d: fprop, dgrad and wgrad against the reference and the emulated order") {
+  if (!gpu_or_skip()) return;
+  Rng rng{1200};
+  for (const Conv3dShape& s : gemm_cases()) {
+    CAPTURE(s.describe());
+    const auto x = random_buffer<float>(s.x_size(), rng).body();
+    const auto w = random_buffer<float>(s.w_size(), rng).body();
+    const auto b = random_buffer<float>(std::size_t(s.K), rng).body();
+    const auto dy = random_buffer<float>(s.y_size(), rng).body();
+    const DeviceFloats dx_(x), dw_(w), db_(b), ddy_(dy);
+    const GpuPasses g = run_gpu(s, dx_, dw_, db_, ddy_);
+
+    // The emulation is the kernels' order term for term: the same bits (zeros compare equal
+    // whatever their sign).
+    const Passes e = emulate(s, x, w, b, dy);
+    CHECK(g.y == e.y);
+    CHECK(g.dx == e.dx);
+    CHECK(g.dw == e.dw);
+
+    // And the reference, within a float32 sum's rounding (as tests/test_cuda_conv_gemm.cpp).
+    std::vector<double> xd(x.begin(), x.end()), wd(w.begin(), w.end()), bd(b.begin(), b.end()),
+        dyd(dy.begin(), dy.end());
+    std::vector<double> y(s.y_size()), dx(s.x_size()), dw(s.w_size()), db(std::size_t(s.K));
+    ctv::kernels::ref::conv3d_fprop(s, xd.data(), wd.data(), bd.data(), y.data());
+    ctv::kernels::ref::conv3d_dgrad(s, dyd.data(), wd.data(), dx.data());
+    ctv::kernels::ref::conv3d_wgrad(s, xd.data(), dyd.data(), dw.data(), db.data());
+    auto worst = [](const std::vector<float>& got, const std::vector<double>& want) {
+      double err = 0;
+      for (std::size_t i = 0; i < got.size(); ++i)
+        err = std::max(err, std::isnan(got[i]) ? HUGE_VAL : std::fabs(double(got[i]) - want[i]));
+      return err;
+    };
+    const double Lf = double(kc::fprop_reduction(s)), Ld = double(kc::dgrad_reduction(s)),
+                 M = double(kc::fprop_rows(s));
+    CHECK(worst(g.y, y) <= (Lf + 3) * 0x1p-24 * (Lf + 1));
+    CHECK(worst(g.dx, dx) <= (Ld + 2) * 0x1p-24 * Ld);
+    CHECK(worst(g.dw, dw) <= (M + 2) * 0x1p-24 * M);
+    CHECK(worst(g.db, db) <= (M + 2) * 0x1p-24 * M);
+
+    // Two runs, the same bits.
+    const GpuPasses again = run_gpu(s, dx_, dw_, db_, ddy_);
+    CHECK(same_bits(g.y, again.y));
+    CHECK(same_bits(g.dx, again.dx));
+    CHECK(same_bits(g.dw, again.dw));
+    CHECK(same_bits(g.db, again.db));
+  }
+}
+
+TEST_CASE("GPU memory: freed blocks are handed out again, rounded sizes counted") {
+  if (!gpu_or_skip()) return;
+  CHECK(kc::device_block_size(1) == kc::kDeviceSmallRound);
+  CHECK(kc::device_block_size(kc::kDeviceLargeFrom) == kc::kDeviceLargeRound);
+  CHECK(kc::device_block_size(kc::kDeviceLargeRound + 1) == 2 * kc::kDeviceLargeRound);
+  const kc::DeviceMemoryStats s0 = kc::device_memory_stats();
+  void* a = kc::device_alloc(3000);
+  kc::device_free(a, 3000);
+  void* b = kc::device_alloc(3001);  // the same 3072-byte block
+  CHECK(b == a);
+  const kc::DeviceMemoryStats s1 = kc::device_memory_stats();
+  CHECK(s1.hits == s0.hits + 1);
+  CHECK(s1.live_bytes == s0.live_bytes + 3072);
+  kc::device_free(b, 3001);
+  kc::device_memory_release_cache();
+  CHECK(kc::device_memory_stats().cached_bytes == 0);
+}

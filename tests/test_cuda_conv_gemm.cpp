@@ -1,0 +1,75 @@
+// The CUDA conv3d kernels' index arithmetic (kernels/cuda/conv_gemm.h), on the CPU: each pass
+// is run here in the kernels' own summation order (per output, the reduction index ascending,
+// one fused multiply-add per term; wgrad in chunks of rows added in chunk order) through the
+// same host/device functions, and compared with the reference kernels. Small integers make
+// every sum exact, so an index off by one anywhere shows up as a mismatch; random floats check
+// the rounding stays a float32 sum's. Runs on every machine; the kernels themselves run on a
+// GPU in ctv_gpu_tests (bench/gpu_check.sh).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "cuda_conv_emulation.h"
+
+namespace {
+using namespace cuda_emulation;
+}  // namespace
+
+TEST_CASE("CUDA conv3d index arithmetic: small integers give exactly the reference") {
+  Rng rng{900};
+  for (const Conv3dShape& s : gemm_cases()) {
+    CAPTURE(s.describe());
+    const auto x = integer_buffer<float>(s.x_size(), rng, -3, 3);
+    const auto w = integer_buffer<float>(s.w_size(), rng, -3, 3);
+    const auto b = integer_buffer<float>(std::size_t(s.K), rng, -3, 3);
+    const auto dy = integer_buffer<float>(s.y_size(), rng, -3, 3);
+    Guarded<float> y(s.y_size()), dx(s.x_size()), dw(s.w_size());
+    conv3d_fprop(s, x.data(), w.data(), b.data(), y.data());
+    conv3d_dgrad(s, dy.data(), w.data(), dx.data());
+    conv3d_wgrad(s, x.data(), dy.data(), dw.data(), static_cast<float*>(nullptr));
+    const Passes e = emulate(s, x.body(), w.body(), b.body(), dy.body());
+    CHECK(e.y == y.body());
+    CHECK(e.dx == dx.body());
+    CHECK(e.dw == dw.body());
+    if (s.Q() > 1 && s.K > 0) {
+      // The check can fail: a tap read one column off changes the result.
+      Conv3dShape wrong = s;
+      wrong.pad_w += 1;
+      wrong.W -= 2;
+      if (wrong.W > 0 && wrong.Q() > 0 && wrong.Z() > 0 && wrong.P() > 0) {
+        CHECK(emulate(wrong, x.body(), w.body(), b.body(), dy.body()).y != y.body());
+      }
+    }
+  }
+}
+
+TEST_CASE("CUDA conv3d index arithmetic: random floats within float32 rounding") {
+  Rng rng{901};
+  for (const Conv3dShape& s : gemm_cases()) {
+    CAPTURE(s.describe());
+    const auto x = random_buffer<float>(s.x_size(), rng);
+    const auto w = random_buffer<float>(s.w_size(), rng);
+    const auto b = random_buffer<float>(std::size_t(s.K), rng);
+    const auto dy = random_buffer<float>(s.y_size(), rng);
+    Guarded<double> y(s.y_size()), dx(s.x_size()), dw(s.w_size());
+    conv3d_fprop(s, to_double(x).data(), to_double(w).data(), to_double(b).data(), y.data());
+    conv3d_dgrad(s, to_double(dy).data(), to_double(w).data(), dx.data());
+    conv3d_wgrad(s, to_double(x).data(), to_double(dy).data(), dw.data(),
+                 static_cast<double*>(nullptr));
+    const Passes e = emulate(s, x.body(), w.body(), b.body(), dy.body());
+    // Terms are products of values in [-1, 1): a float sum of L of them is within L * 2^-24
+    // of the exact sum per unit of magnitude (a loose bound; the point is the indices).
+    auto check = [](const char* what, const std::vector<float>& got, const Guarded<double>& want,
+                    double terms) {
+      CAPTURE(what);
+      double worst = 0;
+      for (std::size_t i = 0; i < got.size(); ++i)
+        worst = std::max(worst, std::fabs(double(got[i]) - want[i]));
+      CHECK(worst <= (terms + 2) * 0x1p-24 * terms);
+    };
+    check("fprop", e.y, y, double(kc::fprop_reduction(s)));
+    check("dgrad", e.dx, dx, double(kc::dgrad_reduction(s)));
+    check("wgrad", e.dw, dw, double(kc::fprop_rows(s)));
+  }
+}
