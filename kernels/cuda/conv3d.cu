@@ -9,6 +9,7 @@
 
 #include "kernels/cuda/conv_gemm.h"
 #include "kernels/cuda/device_memory.h"
+#include "kernels/cuda/ops.h"
 
 namespace ctv::kernels::cuda {
 
@@ -84,6 +85,12 @@ __global__ void __launch_bounds__(kConvThreads)
       const int n = n0 + tn + j;
       if (m < M && n < N) store(static_cast<int>(blockIdx.z), m, n, acc[i][j]);
     }
+}
+
+// y[m][k] += bias[k] for the rows m of y (rows x K).
+__global__ void add_bias_kernel(std::int64_t n, int K, const float* bias, float* y) {
+  const std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) y[i] += bias[i % K];
 }
 
 // out[i] = sum over z < parts of partial[z * count + i], in z order.
@@ -235,6 +242,31 @@ void conv3d_wgrad(const Conv3dShape& s, const float* x, const float* dy, float* 
     // The scratch returns to the cache when this scope ends; the kernels reading it were
     // queued on the same stream before any later use of the block, so the reuse is ordered.
   }
+}
+
+void conv_transpose3d_fprop(const ref::ConvTranspose3dShape& s, const float* x, const float* w,
+                            const float* bias, float* y) {
+  s.validate();
+  const Conv3dShape f = s.as_forward_conv();
+  conv3d_dgrad(f, x, w, y);
+  if (bias) {
+    const std::int64_t n = static_cast<std::int64_t>(s.y_size());
+    add_bias_kernel<<<static_cast<unsigned>((n + 255) / 256), 256>>>(n, s.K, bias, y);
+    check_launch("conv_transpose3d_fprop (CUDA): bias");
+  }
+}
+
+void conv_transpose3d_dgrad(const ref::ConvTranspose3dShape& s, const float* dy, const float* w,
+                            float* dx) {
+  s.validate();
+  conv3d_fprop(s.as_forward_conv(), dy, w, nullptr, dx);
+}
+
+void conv_transpose3d_wgrad(const ref::ConvTranspose3dShape& s, const float* x, const float* dy,
+                            float* dw, float* dbias) {
+  s.validate();
+  conv3d_wgrad(s.as_forward_conv(), dy, x, dw, nullptr);
+  if (dbias) sum_rows(static_cast<std::int64_t>(s.y_size()) / s.K, s.K, dy, dbias);
 }
 
 }  // namespace ctv::kernels::cuda

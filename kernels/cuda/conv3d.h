@@ -15,6 +15,7 @@
 // first correct version, not yet a fast one.
 #pragma once
 #include "kernels/cpu/reference/conv3d.h"
+#include "kernels/cpu/reference/conv_transpose3d.h"
 
 namespace ctv::kernels::cuda {
 
@@ -28,5 +29,15 @@ void conv3d_dgrad(const ref::Conv3dShape& s, const float* dy, const float* w, fl
 // ensures: dw (and dbias, when non-null) = the gradients with respect to w (and the bias).
 void conv3d_wgrad(const ref::Conv3dShape& s, const float* x, const float* dy, float* dw,
                   float* dbias);
+
+// The transposed convolution (kernels/cpu/reference/conv_transpose3d.h) through the forward
+// convolution F = s.as_forward_conv() it is the dgrad of: fprop = F's dgrad (+ bias), dgrad =
+// F's fprop, wgrad = F's wgrad with the roles of x and dy exchanged (dbias: sum_rows of dy).
+void conv_transpose3d_fprop(const ref::ConvTranspose3dShape& s, const float* x, const float* w,
+                            const float* bias, float* y);
+void conv_transpose3d_dgrad(const ref::ConvTranspose3dShape& s, const float* dy, const float* w,
+                            float* dx);
+void conv_transpose3d_wgrad(const ref::ConvTranspose3dShape& s, const float* x, const float* dy,
+                            float* dw, float* dbias);
 
 }  // namespace ctv::kernels::cuda

@@ -80,15 +80,6 @@ CTV_HD inline std::int64_t fprop_b_offset(const Conv3dShape& s, std::int64_t l, 
   return std::int64_t(k) * fprop_reduction(s) + l;
 }
 
-// The output coordinate o whose tap t reads input coordinate i, or -1 (none: outside the
-// output, or i falls between strides).
-CTV_HD inline int window_out_coord(int i, int t, int stride, int pad, int out_size) {
-  const int v = i + pad - t;
-  if (v < 0 || v % stride != 0) return -1;
-  const int o = v / stride;
-  return o < out_size ? o : -1;
-}
-
 // dgrad's G[m][l]: the offset into dy, or -1 where no output reads x[m] through tap l.
 // requires: 0 <= m < dgrad_rows(s), 0 <= l < dgrad_reduction(s).
 CTV_HD inline std::int64_t dgrad_a_offset(const Conv3dShape& s, std::int64_t m, std::int64_t l) {

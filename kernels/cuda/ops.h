@@ -1,6 +1,7 @@
 // CUDA kernels for the engine's non-convolution ops, float32, device pointers, default stream:
 // element-wise (ReLU, sigmoid, add), per-channel sums (bias gradients), batch normalisation
-// (statistics, forward with or without ReLU, backward in training and eval mode) and Adam.
+// (statistics, forward with or without ReLU, backward in training and eval mode), max pooling,
+// channel concatenation, the AM-GM and BCE losses, and Adam.
 // Plain C++ header. Only built with the CUDA backend.
 //
 // Same contracts, layouts and formulas as the reference kernels of the same names
@@ -10,14 +11,18 @@
 // own pairwise tree (combine_partials), so the sums are the reference's, bit for bit. Double
 // arithmetic is compiled without contraction into FMA (--fmad=false), so every double
 // expression rounds as the reference's does; results are then bit-identical to the reference
-// kernels except sigmoid_fwd (the device's exp is not the host's; within 2 ulp).
+// kernels except where the device's exp and log enter (sigmoid_fwd, the BCE loss: within a few
+// ulp).
 //
 // Status: compiles; run on a GPU against the reference only by ctv_gpu_tests
 // (bench/gpu_check.sh). Reductions synchronise (their partials come back to the host).
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 #include "kernels/cpu/reference/adam.h"
+#include "kernels/cpu/reference/losses.h"
+#include "kernels/cpu/reference/max_pool3d.h"
 
 namespace ctv::kernels::cuda {
 
@@ -41,6 +46,28 @@ void batch_norm_fwd(std::int64_t M, std::int64_t C, bool relu, const float* x, c
 void batch_norm_bwd(std::int64_t M, std::int64_t C, bool training, bool relu, const float* x,
                     const float* y, const float* dy, const double* mean, const double* invstd,
                     const float* gamma, float* dx, float* dgamma, float* dbeta);
+
+// Max pooling (ties: the first maximum in window order; NaN wins); argmax: device int64, the
+// flat index into x of each maximum. bprop gathers, per input element, the dy of the windows
+// whose maximum it is, summed in double in window order (as the reference).
+void max_pool3d_fprop(const ref::MaxPool3dShape& s, const float* x, float* y, std::int64_t* argmax);
+void max_pool3d_bprop(const ref::MaxPool3dShape& s, const float* dy, const std::int64_t* argmax,
+                      float* dx);
+
+// dst (rows x dst_pitch) = the count sources side by side; src, widths and pitches are host
+// arrays of device pointers and sizes (as the reference's concat_channels).
+void concat_channels(std::size_t rows, std::size_t count, const float* const* src,
+                     const std::size_t* widths, const std::size_t* pitches, float* dst,
+                     std::size_t dst_pitch);
+
+// The losses (kernels/cpu/reference/losses.h): sums on the device per chunk, combined on the
+// host; the gradients element-wise. dp, dg may be null.
+ref::AmgmSums amgm_sums(std::int64_t n, const float* p, const float* g);
+void amgm_bwd(std::int64_t n, const float* p, const float* g, const ref::AmgmSums& s, double eps,
+              double dL, float* dp, float* dg);
+double bce_value(std::int64_t n, const float* p, const float* g, double w_bg);
+void bce_bwd(std::int64_t n, const float* p, const float* g, double w_bg, double dL, float* dp,
+             float* dg);
 
 // theta, m, v updated in place; t = step number after this update (>= 1).
 void adam_step(std::int64_t n, float* theta, const float* g, float* m, float* v, std::int64_t t,

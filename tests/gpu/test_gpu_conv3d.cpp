@@ -145,3 +145,40 @@ TEST_CASE("GPU memory: freed blocks are handed out again, rounded sizes counted"
   kc::device_memory_release_cache();
   CHECK(kc::device_memory_stats().cached_bytes == 0);
 }
+
+TEST_CASE("GPU conv_transpose3d: fprop, dgrad and wgrad against the reference") {
+  if (!gpu_or_skip()) return;
+  Rng rng{1201};
+  for (const ConvTranspose3dShape& s : conv_transpose_cases()) {
+    CAPTURE(s.describe());
+    const auto x = random_buffer<float>(s.x_size(), rng).body();
+    const auto w = random_buffer<float>(s.w_size(), rng).body();
+    const auto b = random_buffer<float>(std::size_t(s.K), rng).body();
+    const auto dy = random_buffer<float>(s.y_size(), rng).body();
+    std::vector<double> xd(x.begin(), x.end()), wd(w.begin(), w.end()), bd(b.begin(), b.end()),
+        dyd(dy.begin(), dy.end());
+    std::vector<double> y(s.y_size()), dx(s.x_size()), dw(s.w_size()), db(std::size_t(s.K));
+    ctv::kernels::ref::conv_transpose3d_fprop(s, xd.data(), wd.data(), bd.data(), y.data());
+    ctv::kernels::ref::conv_transpose3d_dgrad(s, dyd.data(), wd.data(), dx.data());
+    ctv::kernels::ref::conv_transpose3d_wgrad(s, xd.data(), dyd.data(), dw.data(), db.data());
+    const DeviceFloats gx(x), gw(w), gb(b), gdy(dy);
+    DeviceFloats gy(s.y_size()), gdx(s.x_size()), gdw(s.w_size()), gdb(std::size_t(s.K));
+    kc::conv_transpose3d_fprop(s, gx.p, gw.p, gb.p, gy.p);
+    kc::conv_transpose3d_dgrad(s, gdy.p, gw.p, gdx.p);
+    kc::conv_transpose3d_wgrad(s, gx.p, gdy.p, gdw.p, gdb.p);
+    // Each output sums at most C*T*R*S (fprop), K*T*R*S (dgrad) or N*D*H*W (wgrad) terms in
+    // [-1, 1): a float sum's rounding bound per term count.
+    auto worst = [](const std::vector<float>& got, const std::vector<double>& want) {
+      double err = 0;
+      for (std::size_t i = 0; i < got.size(); ++i)
+        err = std::max(err, std::isnan(got[i]) ? HUGE_VAL : std::fabs(double(got[i]) - want[i]));
+      return err;
+    };
+    const double Lf = double(s.C) * s.T * s.R * s.S + 1, Ld = double(s.K) * s.T * s.R * s.S,
+                 M = double(s.N) * s.D * s.H * s.W, My = double(s.y_size()) / s.K;
+    CHECK(worst(gy.download(), y) <= (Lf + 2) * 0x1p-24 * Lf);
+    CHECK(worst(gdx.download(), dx) <= (Ld + 2) * 0x1p-24 * Ld);
+    CHECK(worst(gdw.download(), dw) <= (M + 2) * 0x1p-24 * M);
+    CHECK(worst(gdb.download(), db) <= (My + 2) * 0x1p-24 * My);
+  }
+}

@@ -1,7 +1,7 @@
-// ctv_gpu_tests: the CUDA element-wise, reduction, batch-norm and Adam kernels
-// (kernels/cuda/ops.h) against the reference kernels on fresh random inputs, outputs poisoned
-// before each run: the same bits (sigmoid_fwd within 2 ulp: the device's exp), and the same
-// bits on a second run. Shapes: row counts across several reduction chunks plus a remainder,
+// ctv_gpu_tests: the CUDA element-wise, reduction, batch-norm, pooling, concat, loss and Adam
+// kernels (kernels/cuda/ops.h) against the reference kernels on fresh random inputs, outputs
+// poisoned before each run: the same bits (where the device's exp or log enter, within a few
+// ulp), and the same bits on a second run. Shapes: row counts across several reduction chunks plus a remainder,
 // channel counts 1, 3, 16 and 48. Without a GPU every case says so and passes.
 #include <doctest/doctest.h>
 
@@ -14,7 +14,10 @@
 #include "kernel_test_util.h"
 #include "kernels/cpu/reference/adam.h"
 #include "kernels/cpu/reference/batch_norm3d.h"
+#include "kernels/cpu/reference/concat.h"
 #include "kernels/cpu/reference/elementwise.h"
+#include "kernels/cpu/reference/losses.h"
+#include "kernels/cpu/reference/max_pool3d.h"
 #include "kernels/cpu/reference/reduce.h"
 #include "kernels/cuda/device_memory.h"
 #include "kernels/cuda/device_query.h"
@@ -197,4 +200,73 @@ TEST_CASE("GPU Adam: the reference's bits over three steps") {
     CHECK(same_bits(dm.download(), m));
     CHECK(same_bits(dv.download(), v));
   }
+}
+
+TEST_CASE("GPU max pooling: the reference's maxima, argmax and gathered gradients") {
+  if (!gpu_or_skip()) return;
+  Rng rng{1303};
+  for (const MaxPool3dShape& s : pool_cases()) {
+    CAPTURE(s.describe());
+    auto x = random_floats(s.x_size(), rng);
+    for (std::size_t i = 0; i < x.size(); i += 7) x[i] = 0.5f;  // ties
+    const auto dy = random_floats(s.y_size(), rng);
+    std::vector<float> y(s.y_size()), dx(s.x_size());
+    std::vector<std::int64_t> arg(s.y_size());
+    ref::max_pool3d_fprop(s, x.data(), y.data(), arg.data());
+    ref::max_pool3d_bprop(s, dy.data(), arg.data(), dx.data());
+    const Dev<float> dx_(x), ddy_(dy);
+    Dev<float> gy(s.y_size()), gdx(s.x_size());
+    Dev<std::int64_t> garg(s.y_size());
+    kc::max_pool3d_fprop(s, dx_.p, gy.p, garg.p);
+    CHECK(same_bits(gy.download(), y));
+    CHECK(garg.download() == arg);
+    kc::max_pool3d_bprop(s, ddy_.p, garg.p, gdx.p);
+    CHECK(same_bits(gdx.download(), dx));
+  }
+}
+
+TEST_CASE("GPU concat and losses: the reference's bits (BCE within a few ulp)") {
+  if (!gpu_or_skip()) return;
+  Rng rng{1304};
+  // concat of a strided view (pitch 5, width 3) and a dense block (width 2).
+  const std::size_t rows = 1001;
+  const auto a = random_floats(rows * 5, rng), b = random_floats(rows * 2, rng);
+  const Dev<float> da(a), db(b);
+  const float* src_h[] = {a.data(), b.data()};
+  const float* src_d[] = {da.p, db.p};
+  const std::size_t widths[] = {3, 2}, pitches[] = {5, 2};
+  std::vector<float> want(rows * 5);
+  ref::concat_channels(rows, 2, src_h, widths, pitches, want.data(), 5);
+  Dev<float> got(rows * 5);
+  kc::concat_channels(rows, 2, src_d, widths, pitches, got.p, 5);
+  CHECK(same_bits(got.download(), want));
+
+  const std::int64_t n = 3 * ctv::kernels::kReduceChunk + 101;
+  std::vector<float> p(static_cast<std::size_t>(n)), g(static_cast<std::size_t>(n));
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    p[i] = static_cast<float>(0.5 + 0.49 * rng.uniform());
+    g[i] = rng.uniform() > 0.3 ? 1.0f : 0.0f;
+  }
+  const Dev<float> dp_(p), dg_(g);
+  const ref::AmgmSums s = ref::amgm_sums(n, p.data(), g.data());
+  const ref::AmgmSums gs = kc::amgm_sums(n, dp_.p, dg_.p);
+  CHECK(gs.intersection == s.intersection);
+  CHECK(gs.squares == s.squares);
+  std::vector<float> wp(p.size()), wg(p.size());
+  ref::amgm_bwd(n, p.data(), g.data(), s, 1e-5, 1.0, wp.data(), wg.data());
+  Dev<float> gp(p.size()), gg(p.size());
+  kc::amgm_bwd(n, dp_.p, dg_.p, gs, 1e-5, 1.0, gp.p, gg.p);
+  CHECK(same_bits(gp.download(), wp));
+  CHECK(same_bits(gg.download(), wg));
+
+  const double bce = ref::bce_value(n, p.data(), g.data(), 0.1);
+  CHECK(std::fabs(kc::bce_value(n, dp_.p, dg_.p, 0.1) - bce) <= 1e-13 * std::fabs(bce));
+  ref::bce_bwd(n, p.data(), g.data(), 0.1, 1.0, wp.data(), wg.data());
+  kc::bce_bwd(n, dp_.p, dg_.p, 0.1, 1.0, gp.p, gg.p);
+  CHECK(same_bits(gp.download(), wp));  // no log in dp
+  const std::vector<float> gdg = gg.download();
+  double worst = 0;
+  for (std::size_t i = 0; i < gdg.size(); ++i)
+    worst = std::max(worst, std::fabs(double(gdg[i]) - wg[i]) / std::max(1e-30, std::fabs(double(wg[i]))));
+  CHECK(worst <= 4e-7);
 }

@@ -1,0 +1,249 @@
+// CUDA max pooling, channel concatenation and the losses (ops.h): one thread per output (or
+// input, for the pooling's gather) element, the references' expressions and scan orders; the
+// loss sums chunked as kernels/cpu/reference/reduce.h, combined on the host.
+#include <cuda_runtime.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kernels/common.h"
+#include "kernels/cpu/reference/reduce.h"
+#include "kernels/cuda/device_memory.h"
+#include "kernels/cuda/ops.h"
+
+namespace ctv::kernels::cuda {
+
+namespace {
+
+constexpr int kBlock = 256;
+
+void check(cudaError_t err, const char* what) {
+  if (err != cudaSuccess)
+    throw std::runtime_error(std::string(what) + " (CUDA): " + cudaGetErrorString(err));
+}
+unsigned blocks_for(std::int64_t n) { return static_cast<unsigned>((n + kBlock - 1) / kBlock); }
+__device__ std::int64_t global_index() {
+  return std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+}
+
+// ---- max pooling ----------------------------------------------------------------------------
+__device__ bool pool_takes(float v, float m) { return v > m || (v != v && m == m); }
+
+__global__ void pool_fprop_kernel(ref::MaxPool3dShape sh, const float* x, float* y,
+                                  std::int64_t* argmax) {
+  const int Z = sh.Z(), P = sh.P(), Q = sh.Q();
+  const std::int64_t o = global_index();
+  if (o >= std::int64_t(sh.N) * Z * P * Q * sh.C) return;
+  const int c = static_cast<int>(o % sh.C);
+  std::int64_t rest = o / sh.C;
+  const int q = static_cast<int>(rest % Q);
+  rest /= Q;
+  const int p = static_cast<int>(rest % P);
+  rest /= P;
+  const int z = static_cast<int>(rest % Z);
+  const std::int64_t n = rest / Z;
+  std::int64_t best_index = -1;
+  float best = 0.0f;
+  for (int t = 0; t < sh.T; ++t) {
+    const int d = window_in_coord(z, t, sh.stride_d, sh.pad_d);
+    if (!in_range(d, sh.D)) continue;
+    for (int r = 0; r < sh.R; ++r) {
+      const int h = window_in_coord(p, r, sh.stride_h, sh.pad_h);
+      if (!in_range(h, sh.H)) continue;
+      for (int s = 0; s < sh.S; ++s) {
+        const int w = window_in_coord(q, s, sh.stride_w, sh.pad_w);
+        if (!in_range(w, sh.W)) continue;
+        const std::int64_t i = ndhwc_offset(n, d, h, w, c, sh.D, sh.H, sh.W, sh.C);
+        if (best_index < 0 || pool_takes(x[i], best)) {
+          best = x[i];
+          best_index = i;
+        }
+      }
+    }
+  }
+  y[o] = best;
+  if (argmax) argmax[o] = best_index;
+}
+
+__global__ void pool_bprop_kernel(ref::MaxPool3dShape sh, const float* dy,
+                                  const std::int64_t* argmax, float* dx) {
+  const int Z = sh.Z(), P = sh.P(), Q = sh.Q();
+  const std::int64_t i = global_index();
+  if (i >= std::int64_t(sh.N) * sh.D * sh.H * sh.W * sh.C) return;
+  const int c = static_cast<int>(i % sh.C);
+  std::int64_t rest = i / sh.C;
+  const int w = static_cast<int>(rest % sh.W);
+  rest /= sh.W;
+  const int h = static_cast<int>(rest % sh.H);
+  rest /= sh.H;
+  const int d = static_cast<int>(rest % sh.D);
+  const std::int64_t n = rest / sh.D;
+  double acc = 0.0;
+  for (int t = 0; t < sh.T; ++t) {
+    const int z = window_out_coord(d, t, sh.stride_d, sh.pad_d, Z);
+    if (z < 0) continue;
+    for (int r = 0; r < sh.R; ++r) {
+      const int p = window_out_coord(h, r, sh.stride_h, sh.pad_h, P);
+      if (p < 0) continue;
+      for (int s = 0; s < sh.S; ++s) {
+        const int q = window_out_coord(w, s, sh.stride_w, sh.pad_w, Q);
+        if (q < 0) continue;
+        const std::int64_t o = ndhwc_offset(n, z, p, q, c, Z, P, Q, sh.C);
+        if (argmax[o] == i) acc += static_cast<double>(dy[o]);
+      }
+    }
+  }
+  dx[i] = static_cast<float>(acc);
+}
+
+// ---- concatenation: dst[r][offset + j] = src[r * pitch + j] for one source ------------------
+__global__ void copy_columns_kernel(std::int64_t rows, std::int64_t width, const float* src,
+                                    std::int64_t pitch, float* dst, std::int64_t dst_pitch) {
+  const std::int64_t e = global_index();
+  if (e >= rows * width) return;
+  const std::int64_t r = e / width, j = e % width;
+  dst[r * dst_pitch + j] = src[r * pitch + j];
+}
+
+// ---- losses ---------------------------------------------------------------------------------
+__device__ double clamped_log(double v) {
+  const double l = log(v);
+  return l > -100.0 ? l : -100.0;
+}
+
+// partial[chunk][0..2): AM-GM (sum p g, sum p^2 + g^2) or BCE (the log terms, in [0]).
+template <bool kBce>
+__global__ void loss_chunks_kernel(std::int64_t n, std::int64_t chunks, const float* p,
+                                   const float* g, double w_bg, double* partial) {
+  const std::int64_t chunk = global_index();
+  if (chunk >= chunks) return;
+  const ChunkPlan plan{n, kReduceChunk};
+  double a = 0.0, b = 0.0;
+  for (std::int64_t i = plan.begin(chunk); i < plan.end(chunk); ++i) {
+    const double pi = static_cast<double>(p[i]), gi = static_cast<double>(g[i]);
+    if constexpr (kBce) {
+      a += gi * clamped_log(pi) + w_bg * (1.0 - gi) * clamped_log(1.0 - pi);
+    } else {
+      a += pi * gi;
+      b += pi * pi + gi * gi;
+    }
+  }
+  partial[chunk * 2] = a;
+  partial[chunk * 2 + 1] = b;
+}
+
+template <bool kBce>
+std::vector<double> loss_sums(std::int64_t n, const float* p, const float* g, double w_bg) {
+  const std::int64_t chunks = ChunkPlan{n, kReduceChunk}.count();
+  std::vector<double> out(2, 0.0);
+  if (chunks == 0) return out;
+  const std::size_t bytes = static_cast<std::size_t>(chunks * 2) * sizeof(double);
+  void* dev = device_alloc(bytes);
+  std::vector<double> host(static_cast<std::size_t>(chunks * 2));
+  try {
+    loss_chunks_kernel<kBce><<<blocks_for(chunks), kBlock>>>(n, chunks, p, g, w_bg,
+                                                             static_cast<double*>(dev));
+    check(cudaGetLastError(), "loss sums");
+    check(cudaMemcpy(host.data(), dev, bytes, cudaMemcpyDeviceToHost), "loss sums: copy");
+  } catch (...) {
+    device_free(dev, bytes);
+    throw;
+  }
+  device_free(dev, bytes);
+  if (kBce) {
+    // The reference sums one column: combine the first of each pair.
+    std::vector<double> first(static_cast<std::size_t>(chunks));
+    for (std::int64_t c = 0; c < chunks; ++c) first[std::size_t(c)] = host[std::size_t(2 * c)];
+    combine_partials(first.data(), chunks, 1, out.data());
+  } else {
+    combine_partials(host.data(), chunks, 2, out.data());
+  }
+  return out;
+}
+
+__global__ void amgm_bwd_kernel(std::int64_t n, const float* p, const float* g, double S,
+                                double I, double scale, float* dp, float* dg) {
+  const std::int64_t i = global_index();
+  if (i >= n) return;
+  const double pi = static_cast<double>(p[i]), gi = static_cast<double>(g[i]);
+  if (dp) dp[i] = static_cast<float>(scale * (2.0 * gi * S - 2.0 * pi * I));
+  if (dg) dg[i] = static_cast<float>(scale * (2.0 * pi * S - 2.0 * gi * I));
+}
+
+__global__ void bce_bwd_kernel(std::int64_t n, const float* p, const float* g, double w_bg,
+                               double scale, float* dp, float* dg) {
+  const std::int64_t i = global_index();
+  if (i >= n) return;
+  constexpr double kGuard = 1e-12;  // as the reference (PyTorch's EPSILON)
+  const double pi = static_cast<double>(p[i]), gi = static_cast<double>(g[i]);
+  if (dp) {
+    const double den = pi * (1.0 - pi);
+    dp[i] = static_cast<float>(scale * (w_bg * (1.0 - gi) * pi - gi * (1.0 - pi)) /
+                               (den > kGuard ? den : kGuard));
+  }
+  if (dg) dg[i] = static_cast<float>(-scale * (clamped_log(pi) - w_bg * clamped_log(1.0 - pi)));
+}
+
+}  // namespace
+
+void max_pool3d_fprop(const ref::MaxPool3dShape& s, const float* x, float* y,
+                      std::int64_t* argmax) {
+  s.validate();
+  const auto n = static_cast<std::int64_t>(s.y_size());
+  pool_fprop_kernel<<<blocks_for(n), kBlock>>>(s, x, y, argmax);
+  check(cudaGetLastError(), "max_pool3d_fprop");
+}
+
+void max_pool3d_bprop(const ref::MaxPool3dShape& s, const float* dy, const std::int64_t* argmax,
+                      float* dx) {
+  s.validate();
+  const auto n = static_cast<std::int64_t>(s.x_size());
+  pool_bprop_kernel<<<blocks_for(n), kBlock>>>(s, dy, argmax, dx);
+  check(cudaGetLastError(), "max_pool3d_bprop");
+}
+
+void concat_channels(std::size_t rows, std::size_t count, const float* const* src,
+                     const std::size_t* widths, const std::size_t* pitches, float* dst,
+                     std::size_t dst_pitch) {
+  std::size_t offset = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto n = static_cast<std::int64_t>(rows * widths[i]);
+    if (n > 0) {
+      copy_columns_kernel<<<blocks_for(n), kBlock>>>(
+          static_cast<std::int64_t>(rows), static_cast<std::int64_t>(widths[i]), src[i],
+          static_cast<std::int64_t>(pitches[i]), dst + offset,
+          static_cast<std::int64_t>(dst_pitch));
+      check(cudaGetLastError(), "concat_channels");
+    }
+    offset += widths[i];
+  }
+}
+
+ref::AmgmSums amgm_sums(std::int64_t n, const float* p, const float* g) {
+  const std::vector<double> s = loss_sums<false>(n, p, g, 0.0);
+  return {s[0], s[1]};
+}
+
+void amgm_bwd(std::int64_t n, const float* p, const float* g, const ref::AmgmSums& s, double eps,
+              double dL, float* dp, float* dg) {
+  if (n <= 0) return;
+  const double I = 2.0 * s.intersection + eps, S = s.squares + eps;
+  const double scale = -dL / (S * S);
+  amgm_bwd_kernel<<<blocks_for(n), kBlock>>>(n, p, g, S, I, scale, dp, dg);
+  check(cudaGetLastError(), "amgm_bwd");
+}
+
+double bce_value(std::int64_t n, const float* p, const float* g, double w_bg) {
+  const std::vector<double> s = loss_sums<true>(n, p, g, w_bg);
+  return -s[0] / static_cast<double>(n);
+}
+
+void bce_bwd(std::int64_t n, const float* p, const float* g, double w_bg, double dL, float* dp,
+             float* dg) {
+  if (n <= 0) return;
+  bce_bwd_kernel<<<blocks_for(n), kBlock>>>(n, p, g, w_bg, dL / static_cast<double>(n), dp, dg);
+  check(cudaGetLastError(), "bce_bwd");
+}
+
+}  // namespace ctv::kernels::cuda
