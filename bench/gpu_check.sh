@@ -53,6 +53,27 @@ else
   row "compute-sanitizer" "not run: no CUDA kernels to check yet"
 fi
 
+echo "== conv layers of the default U-Net (416x288x128, fp32): ours, then cuDNN through PyTorch"
+if "$build/ctv" --version 2>/dev/null | grep -q "^GPU found: yes"; then
+  if timeout 150 "$build/ctv" bench gpu --json "$logs/bench-gpu.json" --force \
+      >"$logs/bench-gpu.txt" 2>&1; then
+    cat "$logs/bench-gpu.txt"
+    row "ctv bench gpu" "ran ($(grep -c '/' "$logs/bench-gpu.txt") rows)"
+    here=$(dirname "${BASH_SOURCE[0]}")
+    if timeout 150 python3 "$here/torch_gpu.py" --ours "$logs/bench-gpu.json" \
+        --json "$logs/torch-gpu.json" >"$logs/torch-gpu.txt" 2>&1; then
+      grep '^|' "$logs/torch-gpu.txt" | tee "$logs/ratios.md"
+      row "cuDNN beside ours" "see ratios.md (ours / cuDNN per layer)"
+    else
+      row "cuDNN beside ours" "FAILED or timed out: see torch-gpu.txt"
+    fi
+  else
+    row "ctv bench gpu" "FAILED or timed out: see bench-gpu.txt"
+  fi
+else
+  row "ctv bench gpu" "not run: no GPU found"
+fi
+
 echo
 echo "== summary"
 cat "$table"

@@ -3,20 +3,26 @@
 //   ctv bench cpu   the U-Net's inference (grid 416x288x128) and training step (96x96x64), and
 //                   every distinct conv layer's fprop, dgrad and wgrad on its U-Net shape
 //   ctv bench conv  fprop, dgrad and wgrad of any conv3d shape
+//   ctv bench gpu   every distinct conv layer's fprop, dgrad and wgrad on our CUDA kernels
 //
 // A human table goes to stdout, progress to stderr, and with --json the report of
 // bench/README.md (written atomically; an existing file is refused without --force, before
 // any timing). The peer (PyTorch) runs from bench/torch_cpu.py, which reads this report.
 // Exit 1 when a check fails (the table and report are still written, the failure named).
 #include <algorithm>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <set>
 #include <sstream>
 
+#include "ctv/version.h"
+#include "engine/backend.h"
 #include "kernels/cpu/fast/conv_winograd.h"
 #include "kernels/cpu/fast/parallel.h"
 #include "tools/bench_cpu.h"
+#include "tools/bench_gpu.h"
+#include "tools/progress.h"
 #include "tools/command.h"
 #include "tools/metric_table.h"
 
@@ -42,6 +48,8 @@ struct BenchOptions {
   std::string grid = "416,288,128";
   std::string step_grid = "96,96,64";
   std::string layer_grid;  // empty: the inference grid
+  // gpu
+  std::string gpu_cases = "conv";
   // conv
   std::string shape;
   std::string ops = "fprop,dgrad,wgrad";
@@ -290,6 +298,87 @@ int run_conv(const BenchOptions& o) {
   return finish("conv", m, settings, records, nlohmann::json::object(), "", o);
 }
 
+// ctv bench gpu: the conv layers of the default U-Net at --grid on our CUDA kernels.
+int run_gpu(const BenchOptions& o) {
+  const BackendInfo& b = backend_info();
+  if (!b.cuda_built)
+    throw UserError("this ctv was built without the CUDA backend (no nvcc at build time)");
+  if (!b.gpu_found) throw UserError("no GPU: " + b.why_no_gpu);
+  check_json_target(o);
+  const bench::TimingOptions t = timing(o);
+  const unet3d::UNetConfig config;
+  const Grid grid = parse_grid(o.grid, "--grid", config);
+  const std::vector<bench::ConvCase> all_layers = bench::unet_conv_cases(config, grid);
+  std::vector<bench::ConvCase> layers;
+  for (const std::string& c : split(o.gpu_cases)) {
+    bool found = false;
+    for (const auto& l : all_layers)
+      if (c == "conv" || std::count(l.layers.begin(), l.layers.end(), c)) {
+        if (std::none_of(layers.begin(), layers.end(),
+                         [&](const bench::ConvCase& k) { return k.name == l.name; }))
+          layers.push_back(l);
+        found = true;
+      }
+    if (!found) throw UserError("--cases: '" + c + "' is not conv or a conv layer of the network");
+  }
+  const std::vector<ConvOp> ops = parse_ops(o.ops);
+  std::vector<bench::Record> records;
+  Progress bar("ctv bench gpu", std::int64_t(layers.size()), "layers");
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    for (bench::Record& r : bench::bench_conv_gpu(layers[i], ops, t)) records.push_back(std::move(r));
+    bar.update(std::int64_t(i + 1), layers[i].name);
+  }
+  char line[512];
+  std::snprintf(line, sizeof line,
+                "ctv bench gpu | %s (sm_%d) | fp32 NDHWC/KTRSC | our CUDA kernels (SIMT implicit "
+                "GEMM) | grid %s\n",
+                b.gpu_name.c_str(), b.compute_capability, grid.text().c_str());
+  std::cout << line;
+  std::snprintf(line, sizeof line, "%-22s %-44s %10s %9s %9s\n", "case", "shape (NDHWC)", "median ms",
+                "GFLOP", "TFLOP/s");
+  std::cout << line;
+  nlohmann::json rows = nlohmann::json::array();
+  for (const bench::Record& r : records) {
+    std::snprintf(line, sizeof line, "%-22s %-44s %10.3f %9.2f %9.2f\n", r.name.c_str(),
+                  r.shape.c_str(), r.median_ms, r.gflop, r.gflops() * 1e-3);
+    std::cout << line;
+    rows.push_back({{"case", r.name},
+                    {"layer", r.layer},
+                    {"layers", r.layers},
+                    {"op", r.op},
+                    {"shape", r.shape},
+                    {"precision", "fp32"},
+                    {"warmup", r.warmup},
+                    {"repeats", r.ms.size()},
+                    {"times_ms", r.ms},
+                    {"median_ms", r.median_ms},
+                    {"gflop", r.gflop},
+                    {"tflops", r.gflops() * 1e-3}});
+  }
+  if (!o.json.empty()) {
+    char date[32];
+    const std::time_t now = std::time(nullptr);
+    std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+    const nlohmann::json j = {
+        {"schema", "ctvnet-bench-gpu"},
+        {"version", 1},
+        {"date", date},
+        {"ctvnet", {{"version", build::kVersion}, {"commit", build::kCommit}}},
+        {"device", {{"name", b.gpu_name}, {"compute_capability", b.compute_capability}}},
+        {"settings",
+         {{"grid_xyz", std::vector<int>{grid.x, grid.y, grid.z}},
+          {"repeat", o.repeat},
+          {"warmup", o.warmup},
+          {"precision", "fp32"},
+          {"layout", "activations NDHWC, conv weights KTRSC, transposed-conv weights CTRSK"},
+          {"kernels", "kernels/cuda/conv3d.h (SIMT implicit GEMM, deterministic split-K wgrad)"},
+          {"timing", "CUDA events around each call, device time"}}},
+        {"records", rows}};
+    write_text_output(o.json, j.dump(2) + "\n", {}, o.force);
+  }
+  return kExitOk;
+}
+
 void add_common(CLI::App* app, BenchOptions& o) {
   app->add_option("--threads", o.threads, "Threads for the fast kernels (default: all cores)")
       ->check(CLI::NonNegativeNumber);
@@ -341,7 +430,24 @@ Command add_bench(CLI::App& root) {
       ->required();
   conv->callback([which] { *which = "conv"; });
 
-  return {app, [o, which] { return *which == "conv" ? run_conv(*o) : run_cpu(*o); }};
+  CLI::App* gpu = app->add_subcommand(
+      "gpu",
+      "Time every distinct conv layer of the U-Net (fprop, dgrad, wgrad; float32) on our CUDA "
+      "kernels at --grid, batch 1. Peer: bench/torch_gpu.py (cuDNN through PyTorch)");
+  gpu->add_option("--json", o->json, "Also write the report as JSON (bench/README.md)");
+  gpu->add_flag("--force", o->force, "Replace an existing --json file (and its sidecar)");
+  gpu->add_option("--repeat", o->repeat, "Timed runs per case; the median is reported (default 3)");
+  gpu->add_option("--warmup", o->warmup, "Untimed runs before them (default 1)");
+  gpu->add_option("--ops", o->ops, "Conv ops to time: any of fprop,dgrad,wgrad (default all)");
+  gpu->add_option("--grid", o->grid, "Grid X,Y,Z in voxels (default 416,288,128)");
+  gpu->add_option("--cases", o->gpu_cases,
+                  "Comma list: conv (every layer) or layer names such as enc.0.conv2 (default conv)");
+  gpu->callback([which] { *which = "gpu"; });
+
+  return {app, [o, which] {
+            if (*which == "gpu") return run_gpu(*o);
+            return *which == "conv" ? run_conv(*o) : run_cpu(*o);
+          }};
 }
 
 }  // namespace ctv::cli

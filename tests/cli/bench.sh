@@ -85,6 +85,18 @@ ms = [row["ms"] for row in r["profile"]]
 assert ms == sorted(ms, reverse=True), ms
 PY
 
+# bench gpu: without a GPU (or without the CUDA backend), one line saying so and exit 1; with
+# one, the table on the smallest grid.
+if "$ctv" --version 2>/dev/null | grep -q "^GPU found: yes"; then
+  check "bench gpu" 0 "$ctv" bench gpu --grid 32,16,16 --repeat 2
+  has "gpu: header" "$out" "^ctv bench gpu \| .* \(sm_[0-9]+\) \| fp32 NDHWC/KTRSC"
+  has "gpu: a layer row" "$out" "^enc.0.conv2/wgrad +1x16x16x32x16 k3 s1 p1 K16 "
+else
+  check "bench gpu without a GPU" 1 "$ctv" bench gpu --grid 32,16,16
+  has "gpu: one line" "$err" "^ctv bench: error: (no GPU: .+|this ctv was built without the CUDA backend.*)$"
+  lines "gpu: nothing on stdout" "$out" 0
+fi
+
 # Usage errors: exit 2 or 1 with one line naming the option.
 check "bad grid" 1 "$ctv" bench cpu --grid 30,16,16
 has "bad grid: message" "$err" "--grid '30,16,16': every size must be a multiple of 16"

@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""cuDNN (through PyTorch) beside `ctv bench gpu`, on the same conv layer shapes (SPEC section 6).
+
+Runs `ctv bench gpu --json` (or reads a report it wrote, --ours), then times each record's
+conv op in PyTorch on the GPU as its users run it: channels_last_3d tensors and weights,
+float32 with TF32 off (torch.backends.cudnn.allow_tf32 = False and
+torch.backends.cuda.matmul.allow_tf32 = False: the same precision as ours),
+torch.backends.cudnn.benchmark = True (cuDNN picks its fastest algorithm, after the warm-up),
+F.conv3d / F.conv_transpose3d for fprop and aten.convolution_backward with one output
+requested for dgrad and wgrad; device time from CUDA events, median of --repeat runs.
+
+Prints PyTorch's, CUDA's and cuDNN's versions and the settings, then one Markdown table:
+case | shape | ours ms | cuDNN ms | ours / cuDNN. A benchmark, never a test; PyTorch is needed
+only here (on the GPU machine, its own Python; bench/gpu_check.sh runs this).
+
+usage: bench/torch_gpu.py [--ctv build/ctv] [--ours REPORT.json] [--repeat 5] [--warmup 2]
+                          [--grid X,Y,Z] [--json OUT.json]
+"""
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+
+SHAPE = re.compile(r"(\d+)x(\d+)x(\d+)x(\d+)x(\d+)( transposed)? k(\d+) s(\d+) p(\d+) K(\d+)")
+
+
+def parse_args():
+    a = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    a.add_argument("--ctv", default=None, help="ctv binary (default: build/ctv)")
+    a.add_argument("--ours", default=None, help="read this `ctv bench gpu --json` report")
+    a.add_argument("--repeat", type=int, default=5)
+    a.add_argument("--warmup", type=int, default=2)
+    a.add_argument("--grid", default="416,288,128")
+    a.add_argument("--json", default=None, help="write cuDNN's figures and the ratios here")
+    return a.parse_args()
+
+
+def run_ours(args):
+    if args.ours:
+        with open(args.ours) as f:
+            return json.load(f)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    ctv = args.ctv or os.path.join(root, "build", "ctv")
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "ours.json")
+        subprocess.run([ctv, "bench", "gpu", "--json", out, "--repeat", str(args.repeat),
+                        "--warmup", str(args.warmup), "--grid", args.grid], check=True)
+        with open(out) as f:
+            return json.load(f)
+
+
+def device_ms(torch, fn, warmup, repeat):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        stop.record()
+        stop.synchronize()
+        times.append(start.elapsed_time(stop))
+    return statistics.median(times), times
+
+
+def conv_fn(torch, shape_text, op):
+    m = SHAPE.fullmatch(shape_text)
+    if not m:
+        raise ValueError("unknown shape text " + shape_text)
+    N, D, H, W, C = (int(m.group(i)) for i in range(1, 6))
+    transposed = bool(m.group(6))
+    k, s, p, K = (int(m.group(i)) for i in range(7, 11))
+    cl, dev = torch.channels_last_3d, "cuda"
+    F = torch.nn.functional
+    x = torch.randn(N, C, D, H, W, device=dev).contiguous(memory_format=cl)
+    if transposed:
+        w = torch.randn(C, K, k, k, k, device=dev).contiguous(memory_format=cl)
+        y = F.conv_transpose3d(x, w, None, stride=s, padding=p)
+    else:
+        w = torch.randn(K, C, k, k, k, device=dev).contiguous(memory_format=cl)
+        y = F.conv3d(x, w, None, stride=s, padding=p)
+    dy = torch.randn_like(y).contiguous(memory_format=cl)
+    del y
+    if op == "fprop":
+        if transposed:
+            return lambda: F.conv_transpose3d(x, w, None, stride=s, padding=p)
+        return lambda: F.conv3d(x, w, None, stride=s, padding=p)
+    mask = [op == "dgrad", op == "wgrad", False]
+    return lambda: torch.ops.aten.convolution_backward(
+        dy, x, w, None, [s] * 3, [p] * 3, [1] * 3, transposed, [0] * 3, 1, mask)
+
+
+def main():
+    args = parse_args()
+    try:
+        import torch
+    except ImportError:
+        sys.exit("torch_gpu.py: PyTorch is not installed here")
+    if not torch.cuda.is_available():
+        sys.exit("torch_gpu.py: PyTorch sees no GPU")
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    ours = run_ours(args)
+    print(f"PyTorch {torch.__version__} | CUDA {torch.version.cuda} | cuDNN "
+          f"{torch.backends.cudnn.version()} | {torch.cuda.get_device_name(0)} | channels_last_3d "
+          f"| float32, TF32 off | cudnn.benchmark on")
+    rows = []
+    for r in ours["records"]:
+        fn = conv_fn(torch, r["shape"], r["op"])
+        ms, times = device_ms(torch, fn, args.warmup, args.repeat)
+        del fn
+        torch.cuda.empty_cache()
+        rows.append({"case": r["case"], "shape": r["shape"], "ours_ms": r["median_ms"],
+                     "cudnn_ms": ms, "cudnn_times_ms": times, "ratio": r["median_ms"] / ms})
+        print(f"  {r['case']:<22} ours {r['median_ms']:9.3f} ms  cuDNN {ms:9.3f} ms", flush=True)
+    print()
+    print(f"{ours['device']['name']} | ours: ctvnet {ours['ctvnet']['version']} "
+          f"({ours['ctvnet']['commit']}) | grid {ours['settings']['grid_xyz']}")
+    print("| case | shape (NDHWC) | ours ms | cuDNN ms | ours / cuDNN |")
+    print("|---|---|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['case']} | {r['shape']} | {r['ours_ms']:.3f} | {r['cudnn_ms']:.3f} | "
+              f"{r['ratio']:.2f} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"schema": "ctvnet-bench-gpu-peer", "version": 1,
+                       "peer": {"torch": torch.__version__, "cuda": torch.version.cuda,
+                                "cudnn": torch.backends.cudnn.version(),
+                                "device": torch.cuda.get_device_name(0),
+                                "memory_format": "channels_last_3d", "tf32": False,
+                                "cudnn_benchmark": True, "repeat": args.repeat,
+                                "warmup": args.warmup},
+                       "ours": ours, "rows": rows}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+// Copies, synchronisation and event timing (runtime.h).
+#include "kernels/cuda/runtime.h"
+
+#include <cuda_runtime.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace ctv::kernels::cuda {
+
+namespace {
+void check(cudaError_t err, const char* what) {
+  if (err != cudaSuccess)
+    throw std::runtime_error(std::string(what) + " (CUDA): " + cudaGetErrorString(err));
+}
+}  // namespace
+
+void copy_to_device(void* dst, const void* src, std::size_t bytes) {
+  check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "copy to the GPU");
+}
+void copy_to_host(void* dst, const void* src, std::size_t bytes) {
+  check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "copy from the GPU");
+}
+void fill_device_bytes(void* dst, int value, std::size_t bytes) {
+  check(cudaMemset(dst, value, bytes), "fill GPU memory");
+}
+void synchronize() { check(cudaDeviceSynchronize(), "waiting for the GPU"); }
+
+double device_time_ms(const std::function<void()>& queue) {
+  cudaEvent_t start = nullptr, stop = nullptr;
+  check(cudaEventCreate(&start), "event");
+  check(cudaEventCreate(&stop), "event");
+  float ms = 0.0f;
+  try {
+    check(cudaEventRecord(start), "event record");
+    queue();
+    check(cudaEventRecord(stop), "event record");
+    check(cudaEventSynchronize(stop), "event wait");
+    check(cudaEventElapsedTime(&ms, start, stop), "event time");
+  } catch (...) {
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+    throw;
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return double(ms);
+}
+
+}  // namespace ctv::kernels::cuda
