@@ -27,6 +27,10 @@
 #include "kernels/cpu/reference/concat.h"
 #include "kernels/cpu/reference/elementwise.h"
 #include "kernels/cpu/reference/reduce.h"
+#if CTV_HAVE_CUDA
+#include "kernels/cuda/conv3d.h"
+#include "kernels/cuda/ops.h"
+#endif
 
 namespace ctv::dispatch {
 
@@ -94,8 +98,9 @@ void on_float(const char* fn, std::initializer_list<const Tensor*> tensors, F&& 
   }
   if (!first) throw std::invalid_argument(std::string(fn) + ": no tensors");
   if (first->device() != Device::cpu)
-    throw std::runtime_error(std::string(fn) + ": no kernel for device '" +
-                             device_name(first->device()) + "' in this build yet");
+    throw std::runtime_error(std::string(fn) + ": a tensor on device '" +
+                             device_name(first->device()) +
+                             "' and no kernel for it in this build (no CUDA backend)");
   switch (first->dtype()) {
     case DType::f32:
       f(float{});
@@ -108,6 +113,42 @@ void on_float(const char* fn, std::initializer_list<const Tensor*> tensors, F&& 
                                   " is not a floating tensor");
   }
 }
+
+#if CTV_HAVE_CUDA
+namespace kc = kernels::cuda;
+
+// The CUDA path: false when the tensors are on the CPU (on_float takes them); else checks them
+// (all defined, dense, float32 and on the GPU: std::invalid_argument naming fn otherwise), runs
+// f, timed like on_float, and returns true.
+template <typename F>
+bool cuda_call(const char* fn, std::initializer_list<const Tensor*> tensors, F&& f) {
+  const Tensor* first = nullptr;
+  for (const Tensor* t : tensors)
+    if (t && t->defined()) {
+      first = t;
+      break;
+    }
+  if (!first || first->device() != Device::cuda) return false;
+  for (const Tensor* t : tensors) {
+    if (!t) continue;
+    if (!t->defined()) throw std::invalid_argument(std::string(fn) + ": undefined tensor");
+    if (!t->is_contiguous())
+      throw std::invalid_argument(std::string(fn) + ": " + t->describe() + " is not dense");
+    if (t->device() != Device::cuda)
+      throw std::invalid_argument(std::string(fn) + ": mixed tensors " + first->describe() +
+                                  " and " + t->describe());
+    if (t->dtype() != DType::f32)
+      throw std::invalid_argument(std::string(fn) + ": " + t->describe() +
+                                  ": the GPU kernels are float32 (float64 runs on the CPU)");
+  }
+  const KernelTimer timer(fn);
+  f();
+  return true;
+}
+
+const float* fp(const Tensor* t) { return t ? t->data<float>() : nullptr; }
+float* fp(Tensor* t) { return t ? t->data<float>() : nullptr; }
+#endif
 
 void require_dense_i64(const char* fn, const Tensor& t) {
   if (!t.defined() || t.dtype() != DType::i64 || !t.is_contiguous())
@@ -154,6 +195,11 @@ const char* cpu_kernels_name(CpuKernels k) { return k == CpuKernels::fast ? "fas
 void add_inplace(Tensor& y, const Tensor& x) {
   if (x.shape() != y.shape())
     throw std::invalid_argument("add_inplace: " + x.describe() + " into " + y.describe());
+#if CTV_HAVE_CUDA
+  if (cuda_call("add_inplace", {&y, &x},
+                [&] { kc::add_inplace(y.numel(), x.data<float>(), y.data<float>()); }))
+    return;
+#endif
   on_float("add_inplace", {&y, &x}, [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, float>)
@@ -163,6 +209,11 @@ void add_inplace(Tensor& y, const Tensor& x) {
 }
 
 void sum_rows(const Tensor& x, Tensor& out) {
+#if CTV_HAVE_CUDA
+  if (cuda_call("sum_rows", {&x, &out},
+                [&] { kc::sum_rows(x.rows(), x.shape().last(), x.data<float>(), out.data<float>()); }))
+    return;
+#endif
   on_float("sum_rows", {&x, &out}, [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, float>)
@@ -177,6 +228,21 @@ void concat_channels(const Tensor* const* inputs, std::size_t count, Tensor& dst
     if (inputs[i]->dtype() != dst.dtype() || inputs[i]->device() != dst.device())
       throw std::invalid_argument("concat_channels: " + inputs[i]->describe() + " into " +
                                   dst.describe());
+#if CTV_HAVE_CUDA
+  if (cuda_call("concat_channels", {&dst}, [&] {
+        std::vector<const float*> src(count);
+        std::vector<std::size_t> widths(count), pitches(count);
+        for (std::size_t i = 0; i < count; ++i) {
+          src[i] = inputs[i]->data<float>();
+          widths[i] = static_cast<std::size_t>(inputs[i]->shape().last());
+          pitches[i] = static_cast<std::size_t>(inputs[i]->pitch());
+        }
+        kc::concat_channels(static_cast<std::size_t>(dst.rows()), count, src.data(),
+                            widths.data(), pitches.data(), dst.data<float>(),
+                            static_cast<std::size_t>(dst.pitch()));
+      }))
+    return;
+#endif
   on_float("concat_channels", {&dst}, [&](auto tag) {
     using T = decltype(tag);
     std::vector<const T*> src(count);
@@ -199,6 +265,11 @@ void concat_channels(const Tensor* const* inputs, std::size_t count, Tensor& dst
 
 void conv3d_fprop(const Conv3dShape& s, const Tensor& x, const Tensor& w, const Tensor* bias,
                   Tensor& y) {
+#if CTV_HAVE_CUDA
+  if (cuda_call("conv3d_fprop", {&x, &w, bias, &y},
+                [&] { kc::conv3d_fprop(s, x.data<float>(), w.data<float>(), fp(bias), y.data<float>()); }))
+    return;
+#endif
   on_float("conv3d_fprop", {&x, &w, bias, &y}, [&](auto tag) {
     using T = decltype(tag);
     if (use_fast())
@@ -209,6 +280,11 @@ void conv3d_fprop(const Conv3dShape& s, const Tensor& x, const Tensor& w, const 
 }
 
 void conv3d_dgrad(const Conv3dShape& s, const Tensor& dy, const Tensor& w, Tensor& dx) {
+#if CTV_HAVE_CUDA
+  if (cuda_call("conv3d_dgrad", {&dy, &w, &dx},
+                [&] { kc::conv3d_dgrad(s, dy.data<float>(), w.data<float>(), dx.data<float>()); }))
+    return;
+#endif
   on_float("conv3d_dgrad", {&dy, &w, &dx}, [&](auto tag) {
     using T = decltype(tag);
     if (use_fast())
@@ -219,6 +295,12 @@ void conv3d_dgrad(const Conv3dShape& s, const Tensor& dy, const Tensor& w, Tenso
 }
 
 void conv3d_wgrad(const Conv3dShape& s, const Tensor& x, const Tensor& dy, Tensor& dw) {
+#if CTV_HAVE_CUDA
+  if (cuda_call("conv3d_wgrad", {&x, &dy, &dw}, [&] {
+        kc::conv3d_wgrad(s, x.data<float>(), dy.data<float>(), dw.data<float>(), nullptr);
+      }))
+    return;
+#endif
   on_float("conv3d_wgrad", {&x, &dy, &dw}, [&](auto tag) {
     using T = decltype(tag);
     if (use_fast())
@@ -230,6 +312,12 @@ void conv3d_wgrad(const Conv3dShape& s, const Tensor& x, const Tensor& dy, Tenso
 
 void conv_transpose3d_fprop(const ConvTranspose3dShape& s, const Tensor& x, const Tensor& w,
                             const Tensor* bias, Tensor& y) {
+#if CTV_HAVE_CUDA
+  if (cuda_call("conv_transpose3d_fprop", {&x, &w, bias, &y}, [&] {
+        kc::conv_transpose3d_fprop(s, x.data<float>(), w.data<float>(), fp(bias), y.data<float>());
+      }))
+    return;
+#endif
   on_float("conv_transpose3d_fprop", {&x, &w, bias, &y}, [&](auto tag) {
     using T = decltype(tag);
     if (use_fast())
@@ -241,6 +329,12 @@ void conv_transpose3d_fprop(const ConvTranspose3dShape& s, const Tensor& x, cons
 
 void conv_transpose3d_dgrad(const ConvTranspose3dShape& s, const Tensor& dy, const Tensor& w,
                             Tensor& dx) {
+#if CTV_HAVE_CUDA
+  if (cuda_call("conv_transpose3d_dgrad", {&dy, &w, &dx}, [&] {
+        kc::conv_transpose3d_dgrad(s, dy.data<float>(), w.data<float>(), dx.data<float>());
+      }))
+    return;
+#endif
   on_float("conv_transpose3d_dgrad", {&dy, &w, &dx}, [&](auto tag) {
     using T = decltype(tag);
     if (use_fast())
@@ -252,6 +346,12 @@ void conv_transpose3d_dgrad(const ConvTranspose3dShape& s, const Tensor& dy, con
 
 void conv_transpose3d_wgrad(const ConvTranspose3dShape& s, const Tensor& x, const Tensor& dy,
                             Tensor& dw) {
+#if CTV_HAVE_CUDA
+  if (cuda_call("conv_transpose3d_wgrad", {&x, &dy, &dw}, [&] {
+        kc::conv_transpose3d_wgrad(s, x.data<float>(), dy.data<float>(), dw.data<float>(), nullptr);
+      }))
+    return;
+#endif
   on_float("conv_transpose3d_wgrad", {&x, &dy, &dw}, [&](auto tag) {
     using T = decltype(tag);
     if (use_fast())
@@ -264,6 +364,13 @@ void conv_transpose3d_wgrad(const ConvTranspose3dShape& s, const Tensor& x, cons
 
 void max_pool3d_fprop(const MaxPool3dShape& s, const Tensor& x, Tensor& y, Tensor* argmax) {
   if (argmax) require_dense_i64("max_pool3d_fprop", *argmax);
+#if CTV_HAVE_CUDA
+  if (cuda_call("max_pool3d_fprop", {&x, &y}, [&] {
+        kc::max_pool3d_fprop(s, x.data<float>(), y.data<float>(),
+                             argmax ? argmax->data<std::int64_t>() : nullptr);
+      }))
+    return;
+#endif
   on_float("max_pool3d_fprop", {&x, &y}, [&](auto tag) {
     using T = decltype(tag);
     std::int64_t* am = argmax ? argmax->data<std::int64_t>() : nullptr;
@@ -275,6 +382,12 @@ void max_pool3d_fprop(const MaxPool3dShape& s, const Tensor& x, Tensor& y, Tenso
 
 void max_pool3d_bprop(const MaxPool3dShape& s, const Tensor& dy, const Tensor& argmax, Tensor& dx) {
   require_dense_i64("max_pool3d_bprop", argmax);
+#if CTV_HAVE_CUDA
+  if (cuda_call("max_pool3d_bprop", {&dy, &dx}, [&] {
+        kc::max_pool3d_bprop(s, dy.data<float>(), argmax.data<std::int64_t>(), dx.data<float>());
+      }))
+    return;
+#endif
   on_float("max_pool3d_bprop", {&dy, &dx}, [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, float>)
@@ -285,6 +398,10 @@ void max_pool3d_bprop(const MaxPool3dShape& s, const Tensor& dy, const Tensor& a
 }
 
 void relu_fwd(const Tensor& x, Tensor& y) {
+#if CTV_HAVE_CUDA
+  if (cuda_call("relu_fwd", {&x, &y}, [&] { kc::relu_fwd(x.numel(), x.data<float>(), y.data<float>()); }))
+    return;
+#endif
   on_float("relu_fwd", {&x, &y}, [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, float>)
@@ -294,6 +411,12 @@ void relu_fwd(const Tensor& x, Tensor& y) {
 }
 
 void relu_bwd(const Tensor& y, const Tensor& dy, Tensor& dx) {
+#if CTV_HAVE_CUDA
+  if (cuda_call("relu_bwd", {&y, &dy, &dx}, [&] {
+        kc::relu_bwd(y.numel(), y.data<float>(), dy.data<float>(), dx.data<float>());
+      }))
+    return;
+#endif
   on_float("relu_bwd", {&y, &dy, &dx}, [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, float>)
@@ -303,6 +426,11 @@ void relu_bwd(const Tensor& y, const Tensor& dy, Tensor& dx) {
 }
 
 void sigmoid_fwd(const Tensor& x, Tensor& y) {
+#if CTV_HAVE_CUDA
+  if (cuda_call("sigmoid_fwd", {&x, &y},
+                [&] { kc::sigmoid_fwd(x.numel(), x.data<float>(), y.data<float>()); }))
+    return;
+#endif
   on_float("sigmoid_fwd", {&x, &y}, [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, float>)
@@ -312,6 +440,12 @@ void sigmoid_fwd(const Tensor& x, Tensor& y) {
 }
 
 void sigmoid_bwd(const Tensor& y, const Tensor& dy, Tensor& dx) {
+#if CTV_HAVE_CUDA
+  if (cuda_call("sigmoid_bwd", {&y, &dy, &dx}, [&] {
+        kc::sigmoid_bwd(y.numel(), y.data<float>(), dy.data<float>(), dx.data<float>());
+      }))
+    return;
+#endif
   on_float("sigmoid_bwd", {&y, &dy, &dx}, [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, float>)
@@ -321,6 +455,13 @@ void sigmoid_bwd(const Tensor& y, const Tensor& dy, Tensor& dx) {
 }
 
 void batch_norm_stats(const Tensor& x, Tensor& mean, Tensor& var) {
+#if CTV_HAVE_CUDA
+  if (cuda_call("batch_norm_stats", {&x}, [&] {
+        kc::batch_norm_stats(x.rows(), x.shape().last(), x.data<float>(), mean.data<double>(),
+                             var.data<double>());
+      }))
+    return;
+#endif
   on_float("batch_norm_stats", {&x}, [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, float>)
@@ -333,6 +474,13 @@ void batch_norm_stats(const Tensor& x, Tensor& mean, Tensor& var) {
 }
 
 void batch_norm_invstd(const Tensor& var, double eps, Tensor& invstd) {
+  if (var.device() != Device::cpu || invstd.device() != Device::cpu) {
+    // C values: on the host, through copies.
+    Tensor out = Tensor::empty(invstd.shape(), invstd.dtype(), Device::cpu);
+    batch_norm_invstd(var.to(Device::cpu), eps, out);
+    invstd.copy_from(out);
+    return;
+  }
   if (var.dtype() == DType::f64) {
     on_float("batch_norm_invstd", {&var, &invstd}, [&](auto) {
       ref::batch_norm_invstd(var.numel(), var.data<double>(), eps, invstd.data<double>());
@@ -345,6 +493,14 @@ void batch_norm_invstd(const Tensor& var, double eps, Tensor& invstd) {
 
 void batch_norm_fwd(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& gamma,
                     const Tensor& beta, Tensor& y) {
+#if CTV_HAVE_CUDA
+  if (cuda_call("batch_norm_fwd", {&x, &gamma, &beta, &y}, [&] {
+        kc::batch_norm_fwd(x.rows(), x.shape().last(), false, x.data<float>(), mean.data<double>(),
+                           invstd.data<double>(), gamma.data<float>(), beta.data<float>(),
+                           y.data<float>());
+      }))
+    return;
+#endif
   on_float("batch_norm_fwd", {&x, &gamma, &beta, &y}, [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, float>)
@@ -359,6 +515,14 @@ void batch_norm_fwd(const Tensor& x, const Tensor& mean, const Tensor& invstd, c
 
 void batch_norm_relu_fwd(const Tensor& x, const Tensor& mean, const Tensor& invstd,
                          const Tensor& gamma, const Tensor& beta, Tensor& y) {
+#if CTV_HAVE_CUDA
+  if (cuda_call("batch_norm_relu_fwd", {&x, &gamma, &beta, &y}, [&] {
+        kc::batch_norm_fwd(x.rows(), x.shape().last(), true, x.data<float>(), mean.data<double>(),
+                           invstd.data<double>(), gamma.data<float>(), beta.data<float>(),
+                           y.data<float>());
+      }))
+    return;
+#endif
   on_float("batch_norm_relu_fwd", {&x, &gamma, &beta, &y}, [&](auto tag) {
     using T = decltype(tag);
     const std::int64_t M = x.rows(), C = x.shape().last();
@@ -377,6 +541,14 @@ void batch_norm_relu_fwd(const Tensor& x, const Tensor& mean, const Tensor& invs
 void batch_norm_bwd(bool training, const Tensor& x, const Tensor& dy, const Tensor& mean,
                     const Tensor& invstd, const Tensor& gamma, Tensor* dx, Tensor* dgamma,
                     Tensor* dbeta) {
+#if CTV_HAVE_CUDA
+  if (cuda_call("batch_norm_bwd", {&x, &dy, &gamma, dx, dgamma, dbeta}, [&] {
+        kc::batch_norm_bwd(x.rows(), x.shape().last(), training, false, x.data<float>(), nullptr,
+                           dy.data<float>(), mean.data<double>(), invstd.data<double>(),
+                           gamma.data<float>(), fp(dx), fp(dgamma), fp(dbeta));
+      }))
+    return;
+#endif
   on_float("batch_norm_bwd", {&x, &dy, &gamma, dx, dgamma, dbeta}, [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, float>)
@@ -395,6 +567,15 @@ void batch_norm_bwd(bool training, const Tensor& x, const Tensor& dy, const Tens
 void batch_norm_relu_bwd(bool training, const Tensor& x, const Tensor& y, const Tensor& dy,
                          const Tensor& mean, const Tensor& invstd, const Tensor& gamma, Tensor* dx,
                          Tensor* dgamma, Tensor* dbeta) {
+#if CTV_HAVE_CUDA
+  if (cuda_call("batch_norm_relu_bwd", {&x, &y, &dy, &gamma, dx, dgamma, dbeta}, [&] {
+        kc::batch_norm_bwd(x.rows(), x.shape().last(), training, true, x.data<float>(),
+                           y.data<float>(), dy.data<float>(), mean.data<double>(),
+                           invstd.data<double>(), gamma.data<float>(), fp(dx), fp(dgamma),
+                           fp(dbeta));
+      }))
+    return;
+#endif
   on_float("batch_norm_relu_bwd", {&x, &y, &dy, &gamma, dx, dgamma, dbeta}, [&](auto tag) {
     using T = decltype(tag);
     const std::int64_t M = x.rows(), C = x.shape().last();
@@ -416,6 +597,14 @@ void batch_norm_relu_bwd(bool training, const Tensor& x, const Tensor& y, const 
 
 void batch_norm_update_running(std::int64_t M, const Tensor& mean, const Tensor& var,
                                double momentum, Tensor& running_mean, Tensor& running_var) {
+  if (running_mean.device() != Device::cpu) {
+    // C values: on the host, through copies.
+    Tensor rm = running_mean.to(Device::cpu), rv = running_var.to(Device::cpu);
+    batch_norm_update_running(M, mean.to(Device::cpu), var.to(Device::cpu), momentum, rm, rv);
+    running_mean.copy_from(rm);
+    running_var.copy_from(rv);
+    return;
+  }
   on_float("batch_norm_update_running", {&running_mean, &running_var}, [&](auto tag) {
     using T = decltype(tag);
     ref::batch_norm_update_running<T>(M, running_mean.numel(), mean.data<double>(),
@@ -426,6 +615,10 @@ void batch_norm_update_running(std::int64_t M, const Tensor& mean, const Tensor&
 
 AmgmSums amgm_sums(const Tensor& p, const Tensor& g) {
   AmgmSums s;
+#if CTV_HAVE_CUDA
+  if (cuda_call("amgm_sums", {&p, &g}, [&] { s = kc::amgm_sums(p.numel(), p.data<float>(), g.data<float>()); }))
+    return s;
+#endif
   on_float("amgm_sums", {&p, &g}, [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, float>)
@@ -440,6 +633,12 @@ AmgmSums amgm_sums(const Tensor& p, const Tensor& g) {
 
 void amgm_bwd(const Tensor& p, const Tensor& g, const AmgmSums& s, double eps, double dL,
               Tensor* dp, Tensor* dg) {
+#if CTV_HAVE_CUDA
+  if (cuda_call("amgm_bwd", {&p, &g, dp, dg}, [&] {
+        kc::amgm_bwd(p.numel(), p.data<float>(), g.data<float>(), s, eps, dL, fp(dp), fp(dg));
+      }))
+    return;
+#endif
   on_float("amgm_bwd", {&p, &g, dp, dg}, [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, float>)
@@ -452,6 +651,11 @@ void amgm_bwd(const Tensor& p, const Tensor& g, const AmgmSums& s, double eps, d
 
 double bce_value(const Tensor& p, const Tensor& g, double w_bg) {
   double v = 0.0;
+#if CTV_HAVE_CUDA
+  if (cuda_call("bce_value", {&p, &g},
+                [&] { v = kc::bce_value(p.numel(), p.data<float>(), g.data<float>(), w_bg); }))
+    return v;
+#endif
   on_float("bce_value", {&p, &g}, [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, float>)
@@ -465,6 +669,12 @@ double bce_value(const Tensor& p, const Tensor& g, double w_bg) {
 }
 
 void bce_bwd(const Tensor& p, const Tensor& g, double w_bg, double dL, Tensor* dp, Tensor* dg) {
+#if CTV_HAVE_CUDA
+  if (cuda_call("bce_bwd", {&p, &g, dp, dg}, [&] {
+        kc::bce_bwd(p.numel(), p.data<float>(), g.data<float>(), w_bg, dL, fp(dp), fp(dg));
+      }))
+    return;
+#endif
   on_float("bce_bwd", {&p, &g, dp, dg}, [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, float>)
@@ -477,6 +687,13 @@ void bce_bwd(const Tensor& p, const Tensor& g, double w_bg, double dL, Tensor* d
 
 void adam_step(Tensor& theta, const Tensor& g, Tensor& m, Tensor& v, std::int64_t t,
                const AdamHyper& h) {
+#if CTV_HAVE_CUDA
+  if (cuda_call("adam_step", {&theta, &g, &m, &v}, [&] {
+        kc::adam_step(theta.numel(), theta.data<float>(), g.data<float>(), m.data<float>(),
+                      v.data<float>(), t, h);
+      }))
+    return;
+#endif
   on_float("adam_step", {&theta, &g, &m, &v}, [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<T, float>)

@@ -8,9 +8,14 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "engine/backend.h"
 #include "kernels/cpu/host_memory.h"
 #include "kernels/cpu/reference/concat.h"
 #include "kernels/cpu/reference/elementwise.h"
+#if CTV_HAVE_CUDA
+#include "kernels/cuda/device_memory.h"
+#include "kernels/cuda/runtime.h"
+#endif
 
 namespace ctv {
 
@@ -112,9 +117,18 @@ void count_alloc(Device d, std::int64_t bytes) {
 }  // namespace
 
 Storage::Storage(std::size_t bytes, Device device) : bytes_(bytes), device_(device) {
-  if (device != Device::cpu)
-    throw std::runtime_error(std::string("Storage: allocation on device '") + device_name(device) +
-                             "' is not available in this build yet");
+  if (device == Device::cuda) {
+#if CTV_HAVE_CUDA
+    if (!backend_info().gpu_found)
+      throw std::runtime_error("Storage: no GPU for a CUDA tensor: " + backend_info().why_no_gpu);
+    data_ = kernels::cuda::device_alloc(bytes_);
+    count_alloc(device_, static_cast<std::int64_t>(bytes_));
+    return;
+#else
+    throw std::runtime_error(
+        "Storage: a CUDA tensor needs the CUDA backend, which this build does not have");
+#endif
+  }
   guard_bytes_ = g_guards.load() ? kStorageGuardBytes : 0;
   data_ = kernels::host_alloc(bytes_ + guard_bytes_);
   if (guard_bytes_) std::memset(static_cast<char*>(data_) + bytes_, kGuardByte, guard_bytes_);
@@ -122,6 +136,7 @@ Storage::Storage(std::size_t bytes, Device device) : bytes_(bytes), device_(devi
 }
 
 bool Storage::guard_intact() const {
+  if (guard_bytes_ == 0) return true;
   const auto* g = static_cast<const unsigned char*>(data_) + bytes_;
   for (std::size_t i = 0; i < guard_bytes_; ++i)
     if (g[i] != kGuardByte) return false;
@@ -129,8 +144,15 @@ bool Storage::guard_intact() const {
 }
 
 Storage::~Storage() {
-  if (!guard_intact()) g_guard_violations.fetch_add(1);
-  kernels::host_free(data_, bytes_ + guard_bytes_);
+#if CTV_HAVE_CUDA
+  if (device_ == Device::cuda)
+    kernels::cuda::device_free(data_, bytes_);
+  else
+#endif
+  {
+    if (!guard_intact()) g_guard_violations.fetch_add(1);
+    kernels::host_free(data_, bytes_ + guard_bytes_);
+  }
   Counters& c = counters(device_);
   c.live.fetch_sub(static_cast<std::int64_t>(bytes_));
   c.storages.fetch_sub(1);
@@ -166,6 +188,12 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
   Tensor t = empty(shape, dtype, device);
+#if CTV_HAVE_CUDA
+  if (device == Device::cuda) {
+    kernels::cuda::fill_device_bytes(t.storage_->data(), 0, t.storage_->bytes());
+    return t;
+  }
+#endif
   std::memset(t.storage_->data(), 0, t.storage_->bytes());
   return t;
 }
@@ -254,6 +282,17 @@ Tensor Tensor::to(DType dtype) const {
   return out;
 }
 
+Tensor Tensor::to(Device device) const {
+  if (!defined()) throw std::invalid_argument("Tensor::to: undefined tensor");
+  Tensor out = empty(shape_, dtype_, device);
+  out.copy_from(*this);
+  return out;
+}
+
+Tensor Tensor::row_view(std::int64_t row) const {
+  return view_of(*this, Shape{shape_.last()}, offset_ + row * pitch_, shape_.last());
+}
+
 Tensor Tensor::reshape(const Shape& shape) const {
   if (!is_contiguous())
     throw std::invalid_argument("Tensor::reshape: " + describe() +
@@ -277,6 +316,23 @@ void Tensor::copy_from(const Tensor& src) {
   const auto width = static_cast<std::size_t>(shape_.last());
   const auto sp = static_cast<std::size_t>(src.pitch_), dp = static_cast<std::size_t>(pitch_);
   if (rows == 0 || width == 0) return;
+  if (device_ != Device::cpu || src.device_ != Device::cpu) {
+#if CTV_HAVE_CUDA
+    if (src.dtype_ != dtype_) {
+      // Conversions on the host: the source there in its own type, then converted on the way.
+      Tensor host = empty(shape_, src.dtype_, Device::cpu);
+      host.copy_from(src);
+      Tensor converted = host.to(dtype_);
+      copy_from(converted);
+      return;
+    }
+    const std::size_t e = dtype_size(dtype_);
+    kernels::cuda::copy_rows_2d(raw_data(), dp * e, src.raw_data(), sp * e, width * e, rows);
+    return;
+#else
+    throw std::runtime_error("Tensor::copy_from: a CUDA tensor in a build without CUDA");
+#endif
+  }
   namespace k = kernels::ref;
   if (src.dtype_ == dtype_) {
     if (dtype_ == DType::f32)
@@ -305,10 +361,15 @@ std::int64_t Tensor::element_index(std::int64_t flat) const {
 }
 
 void Tensor::fill(double value) {
+  if (device_ != Device::cpu) {
+    copy_from(full(shape_, value, dtype_, Device::cpu));
+    return;
+  }
   for (std::int64_t i = 0; i < numel(); ++i) set(i, value);
 }
 
 double Tensor::at(std::int64_t flat) const {
+  if (device_ != Device::cpu) return to(Device::cpu).at(flat);
   const std::int64_t e = element_index(flat);
   switch (dtype_) {
     case DType::f32:
@@ -322,6 +383,15 @@ double Tensor::at(std::int64_t flat) const {
 }
 
 void Tensor::set(std::int64_t flat, double value) {
+  if (device_ != Device::cpu) {
+    // One element through the host: its row copied there, changed and copied back.
+    const std::int64_t w = shape_.last(), row = flat / w;
+    Tensor r = row_view(row);
+    Tensor h = r.to(Device::cpu);
+    h.set(flat % w, value);
+    r.copy_from(h);
+    return;
+  }
   const std::int64_t e = element_index(flat);
   switch (dtype_) {
     case DType::f32:
@@ -337,6 +407,7 @@ void Tensor::set(std::int64_t flat, double value) {
 }
 
 std::vector<double> Tensor::to_vector() const {
+  if (device_ != Device::cpu) return to(Device::cpu).to_vector();
   std::vector<double> v(static_cast<std::size_t>(numel()));
   for (std::int64_t i = 0; i < numel(); ++i) v[static_cast<std::size_t>(i)] = at(i);
   return v;

@@ -76,11 +76,12 @@ struct Shape {
   std::string str() const;  // "[2,5,4,3,1]"
 };
 
-// Raw, aligned, counted bytes on one device. Only the CPU allocates today; a CUDA tensor
-// throws until the CUDA allocator lands (the device tag already routes there).
+// Raw, aligned, counted bytes on one device: host memory (kernels/cpu/host_memory.h), or GPU
+// memory from the caching allocator (kernels/cuda/device_memory.h) in a CUDA build with a GPU.
 class Storage {
  public:
-  // requires: device == Device::cpu (checked: std::runtime_error otherwise).
+  // requires: a CUDA device only in a CUDA build with a GPU (checked: std::runtime_error
+  //           saying which is missing).
   // ensures: bytes are allocated (uninitialised), counted in memory_stats(device).
   Storage(std::size_t bytes, Device device);
   ~Storage();
@@ -173,6 +174,9 @@ class Tensor {
   Tensor clone() const;
   // ensures: a dense copy converted to dtype (values rounded as static_cast does).
   Tensor to(DType dtype) const;
+  // ensures: a dense copy on `device` (same dtype). A CUDA device needs the CUDA backend and a
+  //          GPU (else std::runtime_error saying which is missing).
+  Tensor to(Device device) const;
   // requires: is_contiguous(), shape.numel() == numel() (checked). ensures: shares storage.
   Tensor reshape(const Shape& shape) const;
 
@@ -204,6 +208,8 @@ class Tensor {
   std::int64_t offset_ = 0;  // elements
   std::int64_t pitch_ = 0;   // elements between consecutive rows
   std::int64_t element_index(std::int64_t flat) const;
+  // Row `row` of the [rows][last] view, as a rank-1 view of last() elements.
+  Tensor row_view(std::int64_t row) const;
   void require_dtype(DType t) const;
 };
 

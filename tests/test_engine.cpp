@@ -9,8 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "engine/backend.h"
 #include "engine/init.h"
 #include "engine/ops.h"
+#include "engine/ops_dispatch.h"
 #include "engine/optim.h"
 #include "engine/rng.h"
 #include "kernels/cpu/reference/reduce.h"
@@ -115,6 +117,35 @@ TEST_CASE("tensor: a write past the end of a buffer damages its sentinel and is 
 }
 
 // ---- autograd -----------------------------------------------------------------------------
+
+TEST_CASE("tensor: a CUDA tensor needs the CUDA backend and a GPU, and says which is missing") {
+  const BackendInfo& b = backend_info();
+  if (!b.gpu_found) {
+    // On this machine: refused with the reason, nothing counted.
+    const std::int64_t before = memory_stats(Device::cuda).live_storages;
+    try {
+      (void)Tensor::empty(Shape{4, 3}, DType::f32, Device::cuda);
+      FAIL("a CUDA tensor was made without a GPU");
+    } catch (const std::runtime_error& e) {
+      const std::string what = e.what();
+      CHECK((what.find("no GPU") != std::string::npos ||
+             what.find("needs the CUDA backend") != std::string::npos));
+    }
+    CHECK(memory_stats(Device::cuda).live_storages == before);
+    return;
+  }
+  // With a GPU: values survive the round trip, views included, and an op runs there.
+  const Tensor h = Tensor::from_vector(Shape{2, 3}, {1, -2, 3, -4, 5, -6});
+  const Tensor d = h.to(Device::cuda);
+  CHECK(d.device() == Device::cuda);
+  CHECK(d.to(Device::cpu).to_vector() == h.to_vector());
+  CHECK(d.channel_slice(1, 3).to(Device::cpu).to_vector() == std::vector<double>{-2, 3, 5, -6});
+  CHECK(d.at(4) == 5.0);
+  Tensor y = Tensor::zeros(Shape{2, 3}, DType::f32, Device::cuda);
+  dispatch::relu_fwd(d, y);
+  CHECK(y.to_vector() == std::vector<double>{1, 0, 3, 0, 5, 0});
+  CHECK(memory_stats(Device::cuda).live_bytes > 0);
+}
 
 TEST_CASE("autograd: grads accumulate across uses and across backward calls") {
   Var x = Var::parameter(Tensor::from_vector(Shape{1, 1, 1, 2, 1}, {0.5, -2.0}, DType::f64));

@@ -21,6 +21,14 @@ void copy_to_device(void* dst, const void* src, std::size_t bytes) {
 void copy_to_host(void* dst, const void* src, std::size_t bytes) {
   check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "copy from the GPU");
 }
+void copy_on_device(void* dst, const void* src, std::size_t bytes) {
+  check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice), "copy on the GPU");
+}
+void copy_rows_2d(void* dst, std::size_t dst_pitch, const void* src, std::size_t src_pitch,
+                  std::size_t width, std::size_t rows) {
+  check(cudaMemcpy2D(dst, dst_pitch, src, src_pitch, width, rows, cudaMemcpyDefault),
+        "strided copy to, from or on the GPU");
+}
 void fill_device_bytes(void* dst, int value, std::size_t bytes) {
   check(cudaMemset(dst, value, bytes), "fill GPU memory");
 }

@@ -10,6 +10,11 @@ namespace ctv::kernels::cuda {
 
 void copy_to_device(void* dst, const void* src, std::size_t bytes);
 void copy_to_host(void* dst, const void* src, std::size_t bytes);
+void copy_on_device(void* dst, const void* src, std::size_t bytes);
+// Rows of `width` bytes, `src_pitch` / `dst_pitch` bytes apart, between any two of host and
+// device memory (cudaMemcpy2D with cudaMemcpyDefault: unified addressing tells them apart).
+void copy_rows_2d(void* dst, std::size_t dst_pitch, const void* src, std::size_t src_pitch,
+                  std::size_t width, std::size_t rows);
 // Fills bytes of device memory with the byte value (0xFF: float NaN, a poison).
 void fill_device_bytes(void* dst, int value, std::size_t bytes);
 void synchronize();
