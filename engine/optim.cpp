@@ -39,4 +39,11 @@ void Adam::zero_grad() {
   for (Var& p : params_) p.zero_grad();
 }
 
+void Adam::to(Device device) {
+  for (AdamParamState& s : state_) {
+    if (s.m.defined() && s.m.device() != device) s.m = s.m.to(device);
+    if (s.v.defined() && s.v.device() != device) s.v = s.v.to(device);
+  }
+}
+
 }  // namespace ctv

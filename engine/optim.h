@@ -38,6 +38,8 @@ class Adam {
   void step();
   // ensures: every param's grad undefined (released).
   void zero_grad();
+  // Moves the moment estimates to `device` (the parameters move with their model).
+  void to(Device device);
 
   const AdamConfig& config() const { return config_; }
   void set_lr(double lr) { config_.lr = lr; }

@@ -284,6 +284,7 @@ Tensor Tensor::to(DType dtype) const {
 
 Tensor Tensor::to(Device device) const {
   if (!defined()) throw std::invalid_argument("Tensor::to: undefined tensor");
+  if (device == device_ && is_contiguous()) return *this;
   Tensor out = empty(shape_, dtype_, device);
   out.copy_from(*this);
   return out;

@@ -174,8 +174,9 @@ class Tensor {
   Tensor clone() const;
   // ensures: a dense copy converted to dtype (values rounded as static_cast does).
   Tensor to(DType dtype) const;
-  // ensures: a dense copy on `device` (same dtype). A CUDA device needs the CUDA backend and a
-  //          GPU (else std::runtime_error saying which is missing).
+  // ensures: *this when already dense on `device`, else a dense copy there (same dtype). A
+  //          CUDA device needs the CUDA backend and a GPU (else std::runtime_error saying which
+  //          is missing).
   Tensor to(Device device) const;
   // requires: is_contiguous(), shape.numel() == numel() (checked). ensures: shares storage.
   Tensor reshape(const Shape& shape) const;

@@ -21,6 +21,7 @@
 
 #include "data/cohort.h"
 #include "data/nifti.h"
+#include "engine/backend.h"
 #include "kernels/cpu/fast/parallel.h"
 #include "tools/cohort_scoring.h"
 #include "tools/command.h"
@@ -39,6 +40,7 @@ struct Options {
   std::string model, ct, igtv, out, cohort, name = "model", split = "all";
   bool no_igtv_union = false, prob_map = false, force = false;
   int threads = 0;
+  std::string device = "cpu";
 };
 
 // One prediction to make: inputs and outputs.
@@ -99,7 +101,19 @@ int run(const Options& o) {
   const int threads =
       o.threads > 0 ? o.threads : std::max(1, int(std::thread::hardware_concurrency()));
   kernels::fast::set_num_threads(threads);
+  if (o.device == "cuda") {
+    const BackendInfo& b = backend_info();
+    if (!b.cuda_built)
+      throw UserError("--device cuda: this ctv was built without the CUDA backend (no nvcc at "
+                      "build time); use cpu");
+    if (!b.gpu_found) throw UserError("--device cuda: no GPU: " + b.why_no_gpu);
+  }
   unet3d::LoadedWeights w = unet3d::load_weights(o.model);
+  if (o.device == "cuda") {
+    if (w.model.config().dtype != DType::f32)
+      throw UserError(o.model + ": a float64 model runs on the CPU only");
+    w.model.to(Device::cuda);
+  }
   const auto& g = w.preprocessing.grid;
   std::cerr << "ctv predict: " << o.model << " (" << (w.is_checkpoint ? "checkpoint" : "weights")
             << ", sha256 " << w.checksum.substr(0, 12) << "...), grid " << g[0] << " x " << g[1]
@@ -181,6 +195,8 @@ Command add_predict(CLI::App& root) {
   app->add_option("--threads", o.threads, "CPU threads (default: all cores)")
       ->check(CLI::Range(1, 1024));
   app->add_flag("--force", o.force, "Replace existing outputs (and their sidecars)");
+  app->add_option("--device", o.device, "cpu (default) or cuda")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
   return {app, [] { return run(o); }};
 }
 

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/cohort.h"
+#include "engine/backend.h"
 #include "kernels/cpu/fast/parallel.h"
 #include "tools/command.h"
 #include "tools/metric_table.h"
@@ -77,10 +78,15 @@ unet3d::TrainConfig resolve_config(const Options& o, const fs::path& run_dir) {
   } catch (const std::invalid_argument& e) {
     throw UserError(e.what());
   }
-  if (c.device == "cuda")
-    throw UserError("--device cuda: the CUDA backend is not built in this version; use cpu");
+  if (c.device == "cuda") {
+    const BackendInfo& b = backend_info();
+    if (!b.cuda_built)
+      throw UserError("--device cuda: this ctv was built without the CUDA backend (no nvcc at "
+                      "build time); use cpu");
+    if (!b.gpu_found) throw UserError("--device cuda: no GPU: " + b.why_no_gpu);
+  }
   if (c.precision != "fp32")
-    throw UserError("--precision " + c.precision + ": the CPU trains in fp32 only");
+    throw UserError("--precision " + c.precision + ": training is fp32 only in this version");
   return c;
 }
 

@@ -67,9 +67,11 @@ PatientPrediction predict_patient(UNet3D& model, const data::PreprocessConfig& p
     InferenceMode no_tape;
     const Tensor prob =
         model
-            .forward(Var(network_input(preprocessing, ct_grid, igtv_grid, model.config().dtype)),
+            .forward(Var(network_input(preprocessing, ct_grid, igtv_grid, model.config().dtype)
+                             .to(model.device())),
                      /*training=*/false)
-            .value();
+            .value()
+            .to(Device::cpu);
     probability.resize(grid_voxels(preprocessing));
     if (prob.dtype() == DType::f64) {
       const double* p = prob.data<double>();

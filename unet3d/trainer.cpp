@@ -184,9 +184,11 @@ Validation validate(UNet3D& model, const TrainConfig& c, const std::vector<Prepa
     Tensor x = Tensor::empty(Shape{1, g[2], g[1], g[0], 2});
     Tensor t = Tensor::empty(Shape{1, g[2], g[1], g[0], 1});
     fill_row(c, p.grid, 0, x, t);
-    const Var prob = model.forward(Var(x), /*training=*/false);
-    v.amgm += amgm_loss(prob, Var(t)).value().item();
-    const float* q = prob.value().data<float>();
+    const Device device = model.device();
+    const Var prob = model.forward(Var(x.to(device)), /*training=*/false);
+    v.amgm += amgm_loss(prob, Var(t.to(device))).value().item();
+    const Tensor host_prob = prob.value().to(Device::cpu);
+    const float* q = host_prob.data<float>();
     const float* r = t.data<float>();
     std::int64_t both = 0, sp = 0, sr = 0;
     for (std::int64_t i = 0; i < t.numel(); ++i) {
@@ -300,6 +302,11 @@ TrainResult train(const data::Cohort& cohort, const TrainRequest& req, TrainObse
     model.emplace(c.model);
     adam.emplace(model->parameters(), c.optimizer);
   }
+  // The model and the optimiser's state live on the run's device; batches are made on the host
+  // and copied there, and the checkpoints copy back (weights.h).
+  const Device device = c.device == "cuda" ? Device::cuda : Device::cpu;
+  model->to(device);
+  adam->to(device);
 
   const auto train_ids = cohort.in_split("train"), val_ids = cohort.in_split("val");
   if (train_ids.empty())
@@ -367,7 +374,8 @@ TrainResult train(const data::Cohort& cohort, const TrainRequest& req, TrainObse
       Tensor t = Tensor::empty(Shape{b, g[2], g[1], g[0], 1});
       for (std::int64_t r = 0; r < b; ++r) fill_row(c, *producer.next(), r, x, t);
       adam->zero_grad();
-      const Var loss = loss_of(c, model->forward(Var(x), /*training=*/true), Var(t));
+      const Var loss = loss_of(c, model->forward(Var(x.to(device)), /*training=*/true),
+                               Var(t.to(device)));
       const double value = loss.value().item();
       if (!std::isfinite(value))
         throw TrainingDiverged(

@@ -188,4 +188,18 @@ void UNet3D::zero_grad() {
   for (NamedParameter& p : params_) p.var.zero_grad();
 }
 
+void UNet3D::to(Device device) {
+  zero_grad();
+  for (NamedParameter& p : params_)
+    if (p.var.value().device() != device) p.var.value() = p.var.value().to(device);
+  for (BatchNormState& s : norm_states_) {
+    if (s.running_mean.device() != device) s.running_mean = s.running_mean.to(device);
+    if (s.running_var.device() != device) s.running_var = s.running_var.to(device);
+  }
+}
+
+Device UNet3D::device() const {
+  return params_.empty() ? Device::cpu : params_.front().var.value().device();
+}
+
 }  // namespace ctv::unet3d

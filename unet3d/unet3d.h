@@ -73,6 +73,12 @@ class UNet3D {
 
   // ensures: every parameter's grad undefined.
   void zero_grad();
+  // Moves every parameter and batch-norm running estimate to `device` (the Vars stay the same
+  // objects, so an optimiser made before sees the moved values; move its state with
+  // Adam::to). ensures: grads undefined.
+  void to(Device device);
+  // The device of the parameters.
+  Device device() const;
   // count_parameters(config()); the model's tensors hold exactly these counts.
   ParameterCount parameter_count() const { return count_parameters(config_); }
   std::string describe() const { return unet3d::describe(config_); }

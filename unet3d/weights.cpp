@@ -121,7 +121,7 @@ UNetConfig check_file(const WeightsFile& w) {
 }
 
 WeightsTensor to_record(const Tensor& t, const std::string& layout) {
-  const Tensor d = t.contiguous();
+  const Tensor d = t.device() == Device::cpu ? t.contiguous() : t.to(Device::cpu);
   WeightsTensor w;
   w.values.type = d.dtype() == DType::f64 ? data::h5::ElementType::f64 : data::h5::ElementType::f32;
   w.values.shape = dims(d.shape());

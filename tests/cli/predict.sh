@@ -78,4 +78,15 @@ check "geometry mismatch" 1 "$ctv" predict --model "$weights" --ct "$toy/ct.nii.
 has "mismatch names both files" "$err" "ct.nii.gz.*mask_ras.nii.gz|mask_ras.nii.gz.*ct.nii.gz"
 [[ ! -e $tmp/m.nii.gz ]] || { echo "FAIL: output written for bad input"; fail=1; }
 check "--cohort with --ct" 2 "$ctv" predict --model "$weights" --cohort "$tmp/c" --ct x
+# --device cuda: on a machine without a GPU (or a build without CUDA), one line and no output;
+# with one, it predicts.
+if "$ctv" --version 2>/dev/null | grep -q "^GPU found: yes"; then
+  check "--device cuda" 0 "$ctv" predict --model "$weights" --ct "$toy/ct.nii.gz" \
+    --igtv "$toy/igtv.nii.gz" --out "$tmp/gpu.nii.gz" --device cuda
+else
+  check "--device cuda without a GPU" 1 "$ctv" predict --model "$weights" --ct "$toy/ct.nii.gz" \
+    --igtv "$toy/igtv.nii.gz" --out "$tmp/gpu.nii.gz" --device cuda
+  has "names the reason" "$err" "--device cuda: (no GPU: .+|this ctv was built without the CUDA backend)"
+  [[ ! -e $tmp/gpu.nii.gz ]] || { echo "FAIL: output written without a GPU"; fail=1; }
+fi
 exit $fail
