@@ -53,7 +53,7 @@ else
   row "compute-sanitizer" "not run: no CUDA kernels to check yet"
 fi
 
-echo "== conv layers of the default U-Net (416x288x128, fp32): ours, then cuDNN through PyTorch"
+echo "== the default U-Net at 416x288x128, fp32 (inference, train step, every conv layer): ours, then PyTorch"
 if "$build/ctv" --version 2>/dev/null | grep -q "^GPU found: yes"; then
   if timeout 150 "$build/ctv" bench gpu --json "$logs/bench-gpu.json" --force \
       >"$logs/bench-gpu.txt" 2>&1; then

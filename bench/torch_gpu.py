@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""cuDNN (through PyTorch) beside `ctv bench gpu`, on the same conv layer shapes (SPEC section 6).
+"""PyTorch with cuDNN beside `ctv bench gpu`: the same network and conv layers (SPEC section 6).
 
-Runs `ctv bench gpu --json` (or reads a report it wrote, --ours), then times each record's
-conv op in PyTorch on the GPU as its users run it: channels_last_3d tensors and weights,
+Runs `ctv bench gpu --json` (or reads a report it wrote, --ours), then times each record in
+PyTorch on the GPU as its users run it: the U-Net's inference (eval, inference_mode) and
+training step (AM-GM loss, backward, Adam, zero_grad) with bench/torch_cpu.py's network and
+inputs moved to the GPU, with its peak allocated memory, and each conv op: channels_last_3d tensors and weights,
 float32 with TF32 off (torch.backends.cudnn.allow_tf32 = False and
 torch.backends.cuda.matmul.allow_tf32 = False: the same precision as ours),
 torch.backends.cudnn.benchmark = True (cuDNN picks its fastest algorithm, after the warm-up),
@@ -10,7 +12,7 @@ F.conv3d / F.conv_transpose3d for fprop and aten.convolution_backward with one o
 requested for dgrad and wgrad; device time from CUDA events, median of --repeat runs.
 
 Prints PyTorch's, CUDA's and cuDNN's versions and the settings, then one Markdown table:
-case | shape | ours ms | cuDNN ms | ours / cuDNN. A benchmark, never a test; PyTorch is needed
+case | shape | ours ms | PyTorch / cuDNN ms | ours / theirs. A benchmark, never a test; PyTorch is needed
 only here (on the GPU machine, its own Python; bench/gpu_check.sh runs this).
 
 usage: bench/torch_gpu.py [--ctv build/ctv] [--ours REPORT.json] [--repeat 5] [--warmup 2]
@@ -110,18 +112,54 @@ def main():
           f"{torch.backends.cudnn.version()} | {torch.cuda.get_device_name(0)} | channels_last_3d "
           f"| float32, TF32 off | cudnn.benchmark on")
     rows = []
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import torch_cpu  # the same U-Net, inputs and loss as the CPU comparison
+    cl = torch.channels_last_3d
+    settings = ours["settings"]
+    net = settings.get("network", {"filters": [16, 32, 64, 128, 256], "in_channels": 2})
+    grid = settings["grid_xyz"]
     for r in ours["records"]:
-        fn = conv_fn(torch, r["shape"], r["op"])
-        ms, times = device_ms(torch, fn, args.warmup, args.repeat)
-        del fn
+        torch.manual_seed(0)
+        peak = None
+        if r.get("kind") == "unet":
+            model = torch_cpu.build_unet(torch, net["filters"], net["in_channels"]).cuda()
+            model = model.to(memory_format=cl)
+            x = torch_cpu.network_input(torch, grid, net["in_channels"], cl).cuda()
+            torch.cuda.reset_peak_memory_stats()
+            if r["op"] == "infer":
+                model.eval()
+
+                def fn():
+                    with torch.inference_mode():
+                        model(x)
+            else:
+                model.train()
+                opt = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.999), eps=1e-7)
+                g = torch_cpu.target(torch, grid, cl).cuda()
+                eps = settings.get("amgm_eps", 1e-5)
+
+                def fn():
+                    p = model(x)
+                    loss = 1 - (2 * (p * g).sum() + eps) / ((p * p + g * g).sum() + eps)
+                    loss.backward()
+                    opt.step()
+                    opt.zero_grad(set_to_none=True)
+            ms, times = device_ms(torch, fn, args.warmup, args.repeat)
+            peak = torch.cuda.max_memory_allocated() / 2**20
+            del model, x, fn
+        else:
+            fn = conv_fn(torch, r["shape"], r["op"])
+            ms, times = device_ms(torch, fn, args.warmup, args.repeat)
+            del fn
         torch.cuda.empty_cache()
         rows.append({"case": r["case"], "shape": r["shape"], "ours_ms": r["median_ms"],
-                     "cudnn_ms": ms, "cudnn_times_ms": times, "ratio": r["median_ms"] / ms})
+                     "cudnn_ms": ms, "cudnn_times_ms": times, "ratio": r["median_ms"] / ms,
+                     "torch_peak_mib": peak, "ours_tensor_peak_mib": r.get("tensor_peak_mib")})
         print(f"  {r['case']:<22} ours {r['median_ms']:9.3f} ms  cuDNN {ms:9.3f} ms", flush=True)
     print()
     print(f"{ours['device']['name']} | ours: ctvnet {ours['ctvnet']['version']} "
           f"({ours['ctvnet']['commit']}) | grid {ours['settings']['grid_xyz']}")
-    print("| case | shape (NDHWC) | ours ms | cuDNN ms | ours / cuDNN |")
+    print("| case | shape (NDHWC) | ours ms | PyTorch (cuDNN) ms | ours / PyTorch |")
     print("|---|---|---:|---:|---:|")
     for r in rows:
         print(f"| {r['case']} | {r['shape']} | {r['ours_ms']:.3f} | {r['cudnn_ms']:.3f} | "

@@ -249,6 +249,14 @@ Check check_on_crop(const ConvCase& c, ConvOp op) {
   return ch;
 }
 
+
+Tensor infer_once(UNet3D& model, const Tensor& x) {
+  InferenceMode guard;
+  return model.forward(Var(x), false).value();
+}
+
+}  // namespace
+
 Tensor network_input(const Grid& g, int channels, std::uint64_t seed) {
   // Channel 0 an image-like noise in [0, 1]; channel 1 (if any) a ball mask in the middle.
   Tensor x = Tensor::empty(Shape{1, g.z, g.y, g.x, channels});
@@ -298,13 +306,6 @@ std::string input_text(const UNetConfig& config, const Grid& g) {
   return "1x" + std::to_string(g.z) + "x" + std::to_string(g.y) + "x" + std::to_string(g.x) +
          "x" + std::to_string(config.in_channels);
 }
-
-Tensor infer_once(UNet3D& model, const Tensor& x) {
-  InferenceMode guard;
-  return model.forward(Var(x), false).value();
-}
-
-}  // namespace
 
 double ConvCase::gflop() const {
   if (transposed)

@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/ops_dispatch.h"
+#include "engine/tensor.h"
 #include "kernels/cpu/reference/conv3d.h"
 #include "kernels/cpu/reference/conv_transpose3d.h"
 #include "unet3d/unet3d_config.h"
@@ -98,6 +99,15 @@ struct TimingOptions {
   bool progress = true;  // tools/progress.h lines on stderr for every case
   bool profile = false;  // fill Record::profile (dispatch::set_kernel_timing over the timed runs)
 };
+
+// The benchmark's network input on grid g (channel 0 uniform noise in [0.5, 1], channel 1 a
+// ball of radius a quarter of the smallest side), batch 1; and its target (a ball of 0.3).
+Tensor network_input(const Grid& g, int channels, std::uint64_t seed);
+Tensor network_target(const Grid& g);
+// The conv FLOPs of one forward pass of config on g (first_layer: the first conv's, if asked).
+double unet_forward_gflop(const unet3d::UNetConfig& config, const Grid& g, double* first_layer);
+// "1xZxYxXxC", the network input's NDHWC shape.
+std::string input_text(const unet3d::UNetConfig& config, const Grid& g);
 
 // Times `ops` of one convolution shape (fresh random inputs; outputs overwritten).
 std::vector<Record> bench_conv(const ConvCase& c, const std::vector<ConvOp>& ops,

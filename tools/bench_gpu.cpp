@@ -2,11 +2,16 @@
 #include "tools/bench_gpu.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "engine/autograd.h"
+#include "engine/ops.h"
+#include "engine/optim.h"
+#include "unet3d/unet3d.h"
 #if CTV_HAVE_CUDA
 #include "kernels/cuda/conv3d.h"
 #include "kernels/cuda/device_memory.h"
@@ -92,10 +97,57 @@ std::vector<Record> bench_conv_gpu(const ConvCase& c, const std::vector<ConvOp>&
   return out;
 }
 
+Record bench_unet_gpu(const unet3d::UNetConfig& config, const Grid& g, bool step,
+                      const TimingOptions& t) {
+  Record r;
+  r.name = step ? "unet_step" : "unet_infer";
+  r.kind = "unet";
+  r.op = step ? "step" : "infer";
+  r.shape = input_text(config, g);
+  double first = 0;
+  const double fwd = unet_forward_gflop(config, g, &first);
+  r.gflop = step ? 3 * fwd - first : fwd;
+  unet3d::UNet3D model(config);
+  model.to(Device::cuda);
+  Adam adam(model.parameters());
+  const Tensor x = network_input(g, config.in_channels, step ? 9 : 7).to(Device::cuda);
+  const Tensor target = network_target(g).to(Device::cuda);
+  const std::int64_t live = memory_stats(Device::cuda).live_bytes;
+  reset_peak_memory(Device::cuda);
+  double last_loss = 0;
+  auto run = [&] {
+    if (step) {
+      Var loss = amgm_loss(model.forward(Var(x), true), Var(target));
+      backward(loss);
+      adam.step();
+      adam.zero_grad();
+      last_loss = loss.value().item();
+    } else {
+      InferenceMode guard;
+      Var p = model.forward(Var(x), false);
+    }
+  };
+  for (int i = 0; i < t.warmup; ++i) kc::device_time_ms(run);
+  for (int i = 0; i < t.repeat; ++i) r.ms.push_back(kc::device_time_ms(run));
+  r.warmup = t.warmup;
+  r.median_ms = median_of(r.ms);
+  r.tensor_peak_mib = double(memory_stats(Device::cuda).peak_bytes - live) / (1024.0 * 1024.0);
+  if (step) {
+    r.check.ran = true;
+    r.check.ok = std::isfinite(last_loss);
+    r.check.text = r.check.ok ? "loss finite (last " + std::to_string(last_loss) + ")"
+                              : "LOSS NOT FINITE";
+  }
+  return r;
+}
+
 #else
 
 std::vector<Record> bench_conv_gpu(const ConvCase&, const std::vector<ConvOp>&,
                                    const TimingOptions&) {
+  throw std::runtime_error("this ctv was built without the CUDA backend (no nvcc at build time)");
+}
+Record bench_unet_gpu(const unet3d::UNetConfig&, const Grid&, bool, const TimingOptions&) {
   throw std::runtime_error("this ctv was built without the CUDA backend (no nvcc at build time)");
 }
 

@@ -16,4 +16,11 @@ namespace ctv::cli::bench {
 std::vector<Record> bench_conv_gpu(const ConvCase& c, const std::vector<ConvOp>& ops,
                                    const TimingOptions& t);
 
+// The whole network on the GPU through the engine, as bench_unet_infer / bench_unet_step on
+// the CPU (same inputs, loss and Adam settings), each run timed from its first queued kernel to
+// the end of its last (CUDA events; the engine's reductions synchronise inside a run). Records
+// the engine's peak of live GPU tensor bytes in tensor_peak_mib.
+Record bench_unet_gpu(const unet3d::UNetConfig& config, const Grid& g, bool step,
+                      const TimingOptions& t);
+
 }  // namespace ctv::cli::bench

@@ -49,7 +49,7 @@ struct BenchOptions {
   std::string step_grid = "96,96,64";
   std::string layer_grid;  // empty: the inference grid
   // gpu
-  std::string gpu_cases = "conv";
+  std::string gpu_cases = "infer,step,conv";
   // conv
   std::string shape;
   std::string ops = "fprop,dgrad,wgrad";
@@ -305,12 +305,18 @@ int run_gpu(const BenchOptions& o) {
     throw UserError("this ctv was built without the CUDA backend (no nvcc at build time)");
   if (!b.gpu_found) throw UserError("no GPU: " + b.why_no_gpu);
   check_json_target(o);
+  if (o.repeat < 1) throw UserError("--repeat must be at least 1");
   const bench::TimingOptions t = timing(o);
   const unet3d::UNetConfig config;
   const Grid grid = parse_grid(o.grid, "--grid", config);
   const std::vector<bench::ConvCase> all_layers = bench::unet_conv_cases(config, grid);
   std::vector<bench::ConvCase> layers;
+  bool infer = false, step = false;
   for (const std::string& c : split(o.gpu_cases)) {
+    if (c == "infer" || c == "step") {
+      (c == "infer" ? infer : step) = true;
+      continue;
+    }
     bool found = false;
     for (const auto& l : all_layers)
       if (c == "conv" || std::count(l.layers.begin(), l.layers.end(), c)) {
@@ -319,14 +325,21 @@ int run_gpu(const BenchOptions& o) {
           layers.push_back(l);
         found = true;
       }
-    if (!found) throw UserError("--cases: '" + c + "' is not conv or a conv layer of the network");
+    if (!found)
+      throw UserError("--cases: '" + c + "' is not infer, step, conv or a conv layer of the network");
   }
   const std::vector<ConvOp> ops = parse_ops(o.ops);
   std::vector<bench::Record> records;
-  Progress bar("ctv bench gpu", std::int64_t(layers.size()), "layers");
-  for (std::size_t i = 0; i < layers.size(); ++i) {
-    for (bench::Record& r : bench::bench_conv_gpu(layers[i], ops, t)) records.push_back(std::move(r));
-    bar.update(std::int64_t(i + 1), layers[i].name);
+  Progress bar("ctv bench gpu", std::int64_t(layers.size()) + infer + step, "cases");
+  std::int64_t done = 0;
+  for (bool is_step : {false, true})
+    if (is_step ? step : infer) {
+      records.push_back(bench::bench_unet_gpu(config, grid, is_step, t));
+      bar.update(++done, records.back().name);
+    }
+  for (const bench::ConvCase& l : layers) {
+    for (bench::Record& r : bench::bench_conv_gpu(l, ops, t)) records.push_back(std::move(r));
+    bar.update(++done, l.name);
   }
   char line[512];
   std::snprintf(line, sizeof line,
@@ -339,10 +352,17 @@ int run_gpu(const BenchOptions& o) {
   std::cout << line;
   nlohmann::json rows = nlohmann::json::array();
   for (const bench::Record& r : records) {
-    std::snprintf(line, sizeof line, "%-22s %-44s %10.3f %9.2f %9.2f\n", r.name.c_str(),
-                  r.shape.c_str(), r.median_ms, r.gflop, r.gflops() * 1e-3);
+    std::snprintf(line, sizeof line, "%-22s %-44s %10.3f %9.2f %9.2f  %s\n", r.name.c_str(),
+                  r.shape.c_str(), r.median_ms, r.gflop, r.gflops() * 1e-3,
+                  r.check.ran ? r.check.text.c_str() : "");
     std::cout << line;
+    if (r.tensor_peak_mib >= 0) {
+      std::snprintf(line, sizeof line, "%-22s engine's peak of live GPU tensors %.0f MiB\n", "",
+                    r.tensor_peak_mib);
+      std::cout << line;
+    }
     rows.push_back({{"case", r.name},
+                    {"kind", r.kind},
                     {"layer", r.layer},
                     {"layers", r.layers},
                     {"op", r.op},
@@ -353,7 +373,12 @@ int run_gpu(const BenchOptions& o) {
                     {"times_ms", r.ms},
                     {"median_ms", r.median_ms},
                     {"gflop", r.gflop},
-                    {"tflops", r.gflops() * 1e-3}});
+                    {"tflops", r.gflops() * 1e-3},
+                    {"tensor_peak_mib", r.tensor_peak_mib >= 0 ? nlohmann::json(r.tensor_peak_mib)
+                                                               : nlohmann::json(nullptr)},
+                    {"check", r.check.ran ? nlohmann::json{{"ok", r.check.ok},
+                                                           {"text", r.check.text}}
+                                          : nlohmann::json(nullptr)}});
   }
   if (!o.json.empty()) {
     char date[32];
@@ -372,7 +397,15 @@ int run_gpu(const BenchOptions& o) {
           {"precision", "fp32"},
           {"layout", "activations NDHWC, conv weights KTRSC, transposed-conv weights CTRSK"},
           {"kernels", "kernels/cuda/conv3d.h (SIMT implicit GEMM, deterministic split-K wgrad)"},
-          {"timing", "CUDA events around each call, device time"}}},
+          {"timing", "CUDA events around each call, device time"},
+          {"network",
+           {{"levels", config.levels},
+            {"filters", config.level_filters()},
+            {"norm", unet3d::norm_name(config.norm)},
+            {"in_channels", config.in_channels},
+            {"batch", 1}}},
+          {"adam", {{"lr", 1e-4}, {"beta1", 0.9}, {"beta2", 0.999}, {"eps", 1e-7}}},
+          {"amgm_eps", 1e-5}}},
         {"records", rows}};
     write_text_output(o.json, j.dump(2) + "\n", {}, o.force);
   }
@@ -432,8 +465,9 @@ Command add_bench(CLI::App& root) {
 
   CLI::App* gpu = app->add_subcommand(
       "gpu",
-      "Time every distinct conv layer of the U-Net (fprop, dgrad, wgrad; float32) on our CUDA "
-      "kernels at --grid, batch 1. Peer: bench/torch_gpu.py (cuDNN through PyTorch)");
+      "Time the U-Net's inference and training step and every distinct conv layer (fprop, "
+      "dgrad, wgrad) on the GPU, float32, batch 1, at --grid. Peer: bench/torch_gpu.py "
+      "(PyTorch with cuDNN)");
   gpu->add_option("--json", o->json, "Also write the report as JSON (bench/README.md)");
   gpu->add_flag("--force", o->force, "Replace an existing --json file (and its sidecar)");
   gpu->add_option("--repeat", o->repeat, "Timed runs per case; the median is reported (default 3)");
@@ -441,7 +475,9 @@ Command add_bench(CLI::App& root) {
   gpu->add_option("--ops", o->ops, "Conv ops to time: any of fprop,dgrad,wgrad (default all)");
   gpu->add_option("--grid", o->grid, "Grid X,Y,Z in voxels (default 416,288,128)");
   gpu->add_option("--cases", o->gpu_cases,
-                  "Comma list: conv (every layer) or layer names such as enc.0.conv2 (default conv)");
+                  "Comma list of infer, step (the whole network through the engine on the GPU), "
+                  "conv (every layer) or layer names such as enc.0.conv2 (default "
+                  "infer,step,conv)");
   gpu->callback([which] { *which = "gpu"; });
 
   return {app, [o, which] {
