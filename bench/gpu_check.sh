@@ -36,7 +36,12 @@ fi
 echo "== CUDA kernel tests against the CPU reference"
 if [[ -x "$build/ctv_gpu_tests" ]]; then
   "$build/ctv_gpu_tests" >"$logs/gpu-tests.txt" 2>&1
-  row "CUDA kernels vs CPU reference" "$([[ $? -eq 0 ]] && echo pass || echo FAIL) ($(tail -1 "$logs/gpu-tests.txt"))"
+  rc=$?
+  if grep -q "skipped: no GPU" "$logs/gpu-tests.txt"; then
+    row "CUDA kernels vs CPU reference" "not run: no GPU (every case skipped)"
+  else
+    row "CUDA kernels vs CPU reference" "$([[ $rc -eq 0 ]] && echo pass || echo FAIL) ($(tail -1 "$logs/gpu-tests.txt"))"
+  fi
 else
   row "CUDA kernels vs CPU reference" "not run: this build has no CUDA kernels yet"
 fi
@@ -49,8 +54,10 @@ if [[ -x "$build/ctv_gpu_tests" ]] && command -v compute-sanitizer >/dev/null; t
       >"$logs/sanitizer-$tool.txt" 2>&1
     row "compute-sanitizer $tool" "$([[ $? -eq 0 ]] && echo clean || echo "FAIL or refused: see sanitizer-$tool.txt")"
   done
+elif [[ -x "$build/ctv_gpu_tests" ]]; then
+  row "compute-sanitizer" "not run: compute-sanitizer not found"
 else
-  row "compute-sanitizer" "not run: no CUDA kernels to check yet"
+  row "compute-sanitizer" "not run: this build has no CUDA kernels"
 fi
 
 echo "== ctv train and ctv predict with --device cuda on a tiny cohort (and train under memcheck)"
