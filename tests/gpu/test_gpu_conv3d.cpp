@@ -15,51 +15,16 @@
 #include <vector>
 
 #include "cuda_conv_emulation.h"
+#include "gpu/gpu_test_util.h"
 #include "kernels/cuda/conv3d.h"
-#include "kernels/cuda/device_memory.h"
-#include "kernels/cuda/device_query.h"
 
 namespace {
 
 using namespace cuda_emulation;
+using namespace gpu_test;
 namespace kc = ctv::kernels::cuda;
 
-// True when a GPU answers; otherwise says why, once per case.
-bool gpu_or_skip() {
-  static const ctv::cuda::DeviceProbe probe = ctv::cuda::probe_devices();
-  if (probe.device_count > 0) return true;
-  MESSAGE("skipped: no GPU (" << probe.why_none << ")");
-  return false;
-}
-
-void cuda_ok(cudaError_t err, const char* what) {
-  INFO(what);
-  REQUIRE_MESSAGE(err == cudaSuccess, cudaGetErrorString(err));
-}
-
-// A device copy of a host vector (or n poisoned floats), freed with the object.
-struct DeviceFloats {
-  std::size_t n;
-  float* p;
-  explicit DeviceFloats(const std::vector<float>& host)
-      : n(host.size()), p(static_cast<float*>(kc::device_alloc(n * sizeof(float)))) {
-    cuda_ok(cudaMemcpy(p, host.data(), n * sizeof(float), cudaMemcpyHostToDevice), "upload");
-  }
-  explicit DeviceFloats(std::size_t count)
-      : n(count), p(static_cast<float*>(kc::device_alloc(n * sizeof(float)))) {
-    poison();
-  }
-  ~DeviceFloats() { kc::device_free(p, n * sizeof(float)); }
-  DeviceFloats(const DeviceFloats&) = delete;
-  DeviceFloats& operator=(const DeviceFloats&) = delete;
-  void poison() { cuda_ok(cudaMemset(p, 0xFF, n * sizeof(float)), "poison"); }  // NaN
-  std::vector<float> download() const {
-    std::vector<float> h(n);
-    cuda_ok(cudaDeviceSynchronize(), "kernels");
-    cuda_ok(cudaMemcpy(h.data(), p, n * sizeof(float), cudaMemcpyDeviceToHost), "download");
-    return h;
-  }
-};
+using DeviceFloats = Dev<float>;
 
 struct GpuPasses {
   std::vector<float> y, dx, dw, db;
@@ -72,10 +37,6 @@ GpuPasses run_gpu(const Conv3dShape& s, const DeviceFloats& x, const DeviceFloat
   kc::conv3d_dgrad(s, dy.p, w.p, dx.p);
   kc::conv3d_wgrad(s, x.p, dy.p, dw.p, db.p);
   return {y.download(), dx.download(), dw.download(), db.download()};
-}
-
-bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
 }  // namespace

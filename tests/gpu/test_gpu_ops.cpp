@@ -5,10 +5,7 @@
 // channel counts 1, 3, 16 and 48. Without a GPU every case says so and passes.
 #include <doctest/doctest.h>
 
-#include <cuda_runtime.h>
-
 #include <cmath>
-#include <cstring>
 #include <vector>
 
 #include "kernel_test_util.h"
@@ -19,54 +16,14 @@
 #include "kernels/cpu/reference/losses.h"
 #include "kernels/cpu/reference/max_pool3d.h"
 #include "kernels/cpu/reference/reduce.h"
-#include "kernels/cuda/device_memory.h"
-#include "kernels/cuda/device_query.h"
+#include "gpu/gpu_test_util.h"
 #include "kernels/cuda/ops.h"
 
 namespace {
 
 using namespace kernel_test;
+using namespace gpu_test;
 namespace kc = ctv::kernels::cuda;
-
-bool gpu_or_skip() {
-  static const ctv::cuda::DeviceProbe probe = ctv::cuda::probe_devices();
-  if (probe.device_count > 0) return true;
-  MESSAGE("skipped: no GPU (" << probe.why_none << ")");
-  return false;
-}
-
-void cuda_ok(cudaError_t err, const char* what) {
-  INFO(what);
-  REQUIRE_MESSAGE(err == cudaSuccess, cudaGetErrorString(err));
-}
-
-// A device copy of a host vector of T, freed with the object; download() syncs first.
-template <typename T>
-struct Dev {
-  std::size_t n;
-  T* p;
-  explicit Dev(const std::vector<T>& host)
-      : n(host.size()), p(static_cast<T*>(kc::device_alloc(n * sizeof(T)))) {
-    cuda_ok(cudaMemcpy(p, host.data(), n * sizeof(T), cudaMemcpyHostToDevice), "upload");
-  }
-  explicit Dev(std::size_t count) : n(count), p(static_cast<T*>(kc::device_alloc(n * sizeof(T)))) {
-    cuda_ok(cudaMemset(p, 0xFF, n * sizeof(T)), "poison");
-  }
-  ~Dev() { kc::device_free(p, n * sizeof(T)); }
-  Dev(const Dev&) = delete;
-  Dev& operator=(const Dev&) = delete;
-  std::vector<T> download() const {
-    std::vector<T> h(n);
-    cuda_ok(cudaDeviceSynchronize(), "kernels");
-    cuda_ok(cudaMemcpy(h.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost), "download");
-    return h;
-  }
-};
-
-template <typename T>
-bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
-}
 
 std::vector<float> random_floats(std::size_t n, Rng& rng, double scale = 1.0) {
   std::vector<float> v(n);
