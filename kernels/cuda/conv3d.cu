@@ -9,6 +9,7 @@
 
 #include "kernels/cuda/conv_gemm.h"
 #include "kernels/cuda/device_memory.h"
+#include "kernels/cuda/stream.cuh"
 #include "kernels/cuda/ops.h"
 
 namespace ctv::kernels::cuda {
@@ -202,7 +203,7 @@ void conv3d_fprop(const Conv3dShape& s, const float* x, const float* w, const fl
   s.validate();
   require_device("conv3d_fprop (CUDA)", x, w, y);
   const std::int64_t M = fprop_rows(s), L = fprop_reduction(s);
-  gemm_kernel<<<gemm_grid(M, s.K, 1), kConvThreads>>>(M, s.K, L, L, FpropA{s, x}, FpropB{s, w},
+  gemm_kernel<<<gemm_grid(M, s.K, 1), kConvThreads, 0, compute_stream()>>>(M, s.K, L, L, FpropA{s, x}, FpropB{s, w},
                                                       FpropStore{s.K, bias, y});
   check_launch("conv3d_fprop (CUDA)");
 }
@@ -211,7 +212,7 @@ void conv3d_dgrad(const Conv3dShape& s, const float* dy, const float* w, float* 
   s.validate();
   require_device("conv3d_dgrad (CUDA)", dy, w, dx);
   const std::int64_t M = dgrad_rows(s), L = dgrad_reduction(s);
-  gemm_kernel<<<gemm_grid(M, s.C, 1), kConvThreads>>>(M, s.C, L, L, DgradA{s, dy}, DgradB{s, w},
+  gemm_kernel<<<gemm_grid(M, s.C, 1), kConvThreads, 0, compute_stream()>>>(M, s.C, L, L, DgradA{s, dy}, DgradB{s, w},
                                                       RowStore{s.C, dx});
   check_launch("conv3d_dgrad (CUDA)");
 }
@@ -223,20 +224,20 @@ void conv3d_wgrad(const Conv3dShape& s, const float* x, const float* dy, float* 
   const std::int64_t M = fprop_rows(s), L = fprop_reduction(s), parts = wgrad_chunks(s);
   const std::int64_t count = std::int64_t(s.K) * L;
   Scratch partial(static_cast<std::size_t>(parts * count) * sizeof(float));
-  gemm_kernel<<<gemm_grid(s.K, static_cast<int>(L), parts), kConvThreads>>>(
+  gemm_kernel<<<gemm_grid(s.K, static_cast<int>(L), parts), kConvThreads, 0, compute_stream()>>>(
       s.K, static_cast<int>(L), M, kConvWgradChunkRows, WgradA{s.K, dy}, WgradB{s, x},
       PartialStore{count, L, partial.f()});
   check_launch("conv3d_wgrad (CUDA)");
-  sum_parts_kernel<<<static_cast<unsigned>((count + 255) / 256), 256>>>(partial.f(), parts, count,
+  sum_parts_kernel<<<static_cast<unsigned>((count + 255) / 256), 256, 0, compute_stream()>>>(partial.f(), parts, count,
                                                                         dw);
   check_launch("conv3d_wgrad (CUDA): partial sums");
   if (dbias) {
     Scratch bias_partial(static_cast<std::size_t>(parts * s.K) * sizeof(float));
     bias_parts_kernel<<<dim3(static_cast<unsigned>((s.K + 127) / 128),
                              static_cast<unsigned>(parts)),
-                        128>>>(dy, M, s.K, kConvWgradChunkRows, bias_partial.f());
+                        128, 0, compute_stream()>>>(dy, M, s.K, kConvWgradChunkRows, bias_partial.f());
     check_launch("conv3d_wgrad (CUDA): bias partials");
-    sum_parts_kernel<<<static_cast<unsigned>((s.K + 255) / 256), 256>>>(bias_partial.f(), parts,
+    sum_parts_kernel<<<static_cast<unsigned>((s.K + 255) / 256), 256, 0, compute_stream()>>>(bias_partial.f(), parts,
                                                                         s.K, dbias);
     check_launch("conv3d_wgrad (CUDA): bias");
     // The scratch returns to the cache when this scope ends; the kernels reading it were
@@ -251,7 +252,7 @@ void conv_transpose3d_fprop(const ref::ConvTranspose3dShape& s, const float* x, 
   conv3d_dgrad(f, x, w, y);
   if (bias) {
     const std::int64_t n = static_cast<std::int64_t>(s.y_size());
-    add_bias_kernel<<<static_cast<unsigned>((n + 255) / 256), 256>>>(n, s.K, bias, y);
+    add_bias_kernel<<<static_cast<unsigned>((n + 255) / 256), 256, 0, compute_stream()>>>(n, s.K, bias, y);
     check_launch("conv_transpose3d_fprop (CUDA): bias");
   }
 }

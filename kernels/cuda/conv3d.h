@@ -3,8 +3,9 @@
 // kernels/cpu/reference/conv3d.h (same shapes, same contracts, same layouts) by
 // tests/gpu/test_gpu_conv3d.cpp. Plain C++ header. Only built with the CUDA backend.
 //
-// All pointers are device memory; the kernels run on the default stream and the calls return
-// once they are queued (errors of the launch itself are thrown as std::runtime_error).
+// All pointers are device memory; the kernels run on the compute stream (stream.cuh) and the
+// calls return once they are queued (errors of the launch itself are thrown as
+// std::runtime_error).
 // Deterministic: each output is one thread's sum over its reduction index in ascending
 // order; wgrad's split-K partials (one per kConvWgradChunkRows output pixels) are added in
 // chunk order by a second kernel, and dbias likewise. Scratch (wgrad's partials) comes from

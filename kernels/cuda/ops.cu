@@ -11,6 +11,7 @@
 
 #include "kernels/cpu/reference/reduce.h"
 #include "kernels/cuda/device_memory.h"
+#include "kernels/cuda/stream.cuh"
 
 namespace ctv::kernels::cuda {
 
@@ -107,10 +108,10 @@ std::vector<double> column_sums(std::int64_t rows, std::int64_t C, const float* 
   try {
     chunk_sums_kernel<kTerm><<<dim3(static_cast<unsigned>(chunks),
                                     static_cast<unsigned>((C + 127) / 128)),
-                               128>>>(rows, C, chunks, x, y, dy, mean, invstd, relu,
+                               128, 0, compute_stream()>>>(rows, C, chunks, x, y, dy, mean, invstd, relu,
                                       static_cast<double*>(dev));
     check_launch("column sums");
-    check(cudaMemcpy(host.data(), dev, bytes, cudaMemcpyDeviceToHost), "column sums: copy");
+    check(copy_sync(host.data(), dev, bytes, cudaMemcpyDeviceToHost), "column sums: copy");
   } catch (...) {
     device_free(dev, bytes);
     throw;
@@ -172,7 +173,7 @@ struct DeviceDoubles {
   double* p;
   explicit DeviceDoubles(const std::vector<double>& host)
       : bytes(host.size() * sizeof(double)), p(static_cast<double*>(device_alloc(bytes))) {
-    check(cudaMemcpy(p, host.data(), bytes, cudaMemcpyHostToDevice), "upload");
+    check(copy_sync(p, host.data(), bytes, cudaMemcpyHostToDevice), "upload");
   }
   ~DeviceDoubles() { device_free(p, bytes); }
   DeviceDoubles(const DeviceDoubles&) = delete;
@@ -188,27 +189,27 @@ __global__ void to_float_kernel(std::int64_t n, const double* in, float* out) {
 
 void relu_fwd(std::int64_t n, const float* x, float* y) {
   if (n <= 0) return;
-  relu_fwd_kernel<<<blocks_for(n), kBlock>>>(n, x, y);
+  relu_fwd_kernel<<<blocks_for(n), kBlock, 0, compute_stream()>>>(n, x, y);
   check_launch("relu_fwd");
 }
 void relu_bwd(std::int64_t n, const float* y, const float* dy, float* dx) {
   if (n <= 0) return;
-  relu_bwd_kernel<<<blocks_for(n), kBlock>>>(n, y, dy, dx);
+  relu_bwd_kernel<<<blocks_for(n), kBlock, 0, compute_stream()>>>(n, y, dy, dx);
   check_launch("relu_bwd");
 }
 void sigmoid_fwd(std::int64_t n, const float* x, float* y) {
   if (n <= 0) return;
-  sigmoid_fwd_kernel<<<blocks_for(n), kBlock>>>(n, x, y);
+  sigmoid_fwd_kernel<<<blocks_for(n), kBlock, 0, compute_stream()>>>(n, x, y);
   check_launch("sigmoid_fwd");
 }
 void sigmoid_bwd(std::int64_t n, const float* y, const float* dy, float* dx) {
   if (n <= 0) return;
-  sigmoid_bwd_kernel<<<blocks_for(n), kBlock>>>(n, y, dy, dx);
+  sigmoid_bwd_kernel<<<blocks_for(n), kBlock, 0, compute_stream()>>>(n, y, dy, dx);
   check_launch("sigmoid_bwd");
 }
 void add_inplace(std::int64_t n, const float* x, float* y) {
   if (n <= 0) return;
-  add_kernel<<<blocks_for(n), kBlock>>>(n, x, y);
+  add_kernel<<<blocks_for(n), kBlock, 0, compute_stream()>>>(n, x, y);
   check_launch("add_inplace");
 }
 
@@ -216,27 +217,27 @@ void sum_rows(std::int64_t rows, std::int64_t width, const float* x, float* out)
   const std::vector<double> s =
       column_sums<Term::value>(rows, width, x, nullptr, nullptr, nullptr, nullptr, false);
   const DeviceDoubles d(s);
-  to_float_kernel<<<blocks_for(width), kBlock>>>(width, d.p, out);
+  to_float_kernel<<<blocks_for(width), kBlock, 0, compute_stream()>>>(width, d.p, out);
   check_launch("sum_rows");
-  check(cudaDeviceSynchronize(), "sum_rows");
+  check(cudaStreamSynchronize(compute_stream()), "sum_rows");
 }
 
 void batch_norm_stats(std::int64_t M, std::int64_t C, const float* x, double* mean, double* var) {
   std::vector<double> s =
       column_sums<Term::value>(M, C, x, nullptr, nullptr, nullptr, nullptr, false);
   for (double& v : s) v /= static_cast<double>(M);
-  check(cudaMemcpy(mean, s.data(), s.size() * sizeof(double), cudaMemcpyHostToDevice), "mean");
+  check(copy_sync(mean, s.data(), s.size() * sizeof(double), cudaMemcpyHostToDevice), "mean");
   std::vector<double> q =
       column_sums<Term::centred_square>(M, C, x, nullptr, nullptr, mean, nullptr, false);
   for (double& v : q) v /= static_cast<double>(M);
-  check(cudaMemcpy(var, q.data(), q.size() * sizeof(double), cudaMemcpyHostToDevice), "var");
+  check(copy_sync(var, q.data(), q.size() * sizeof(double), cudaMemcpyHostToDevice), "var");
 }
 
 void batch_norm_fwd(std::int64_t M, std::int64_t C, bool relu, const float* x, const double* mean,
                     const double* invstd, const float* gamma, const float* beta, float* y) {
   const std::int64_t n = M * C;
   if (n <= 0) return;
-  bn_fwd_kernel<<<blocks_for(n), kBlock>>>(n, C, relu, x, mean, invstd, gamma, beta, y);
+  bn_fwd_kernel<<<blocks_for(n), kBlock, 0, compute_stream()>>>(n, C, relu, x, mean, invstd, gamma, beta, y);
   check_launch("batch_norm_fwd");
 }
 
@@ -250,19 +251,19 @@ void batch_norm_bwd(std::int64_t M, std::int64_t C, bool training, bool relu, co
     sums = column_sums<Term::bn_grad>(M, C, x, y, dy, mean, invstd, relu);
   const DeviceDoubles d(sums);
   if (dgamma) {
-    to_float_kernel<<<blocks_for(C), kBlock>>>(C, d.p + C, dgamma);
+    to_float_kernel<<<blocks_for(C), kBlock, 0, compute_stream()>>>(C, d.p + C, dgamma);
     check_launch("batch_norm_bwd: dgamma");
   }
   if (dbeta) {
-    to_float_kernel<<<blocks_for(C), kBlock>>>(C, d.p, dbeta);
+    to_float_kernel<<<blocks_for(C), kBlock, 0, compute_stream()>>>(C, d.p, dbeta);
     check_launch("batch_norm_bwd: dbeta");
   }
   if (dx && M * C > 0) {
-    bn_dx_kernel<<<blocks_for(M * C), kBlock>>>(M * C, C, training, relu, x, y, dy, mean, invstd,
+    bn_dx_kernel<<<blocks_for(M * C), kBlock, 0, compute_stream()>>>(M * C, C, training, relu, x, y, dy, mean, invstd,
                                                 gamma, d.p, 1.0 / static_cast<double>(M), dx);
     check_launch("batch_norm_bwd: dx");
   }
-  check(cudaDeviceSynchronize(), "batch_norm_bwd");  // before d's block returns to the cache
+  check(cudaStreamSynchronize(compute_stream()), "batch_norm_bwd");  // before d's block returns to the cache
 }
 
 void adam_step(std::int64_t n, float* theta, const float* g, float* m, float* v, std::int64_t t,
@@ -270,7 +271,7 @@ void adam_step(std::int64_t n, float* theta, const float* g, float* m, float* v,
   if (t < 1) throw std::invalid_argument("adam_step (CUDA): step number must be >= 1");
   if (n <= 0) return;
   const double bc1 = 1.0 - ref::ipow(h.beta1, t), bc2 = 1.0 - ref::ipow(h.beta2, t);
-  adam_kernel<<<blocks_for(n), kBlock>>>(n, theta, g, m, v, bc1, bc2, h.lr, h.beta1, h.beta2,
+  adam_kernel<<<blocks_for(n), kBlock, 0, compute_stream()>>>(n, theta, g, m, v, bc1, bc2, h.lr, h.beta1, h.beta2,
                                          h.eps);
   check_launch("adam_step");
 }

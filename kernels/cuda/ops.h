@@ -1,4 +1,5 @@
-// CUDA kernels for the engine's non-convolution ops, float32, device pointers, default stream:
+// CUDA kernels for the engine's non-convolution ops, float32, device pointers, on the
+// compute stream (stream.cuh):
 // element-wise (ReLU, sigmoid, add), per-channel sums (bias gradients), batch normalisation
 // (statistics, forward with or without ReLU, backward in training and eval mode), max pooling,
 // channel concatenation, the AM-GM and BCE losses, and Adam.

@@ -10,6 +10,7 @@
 #include "kernels/common.h"
 #include "kernels/cpu/reference/reduce.h"
 #include "kernels/cuda/device_memory.h"
+#include "kernels/cuda/stream.cuh"
 #include "kernels/cuda/ops.h"
 
 namespace ctv::kernels::cuda {
@@ -142,10 +143,10 @@ std::vector<double> loss_sums(std::int64_t n, const float* p, const float* g, do
   void* dev = device_alloc(bytes);
   std::vector<double> host(static_cast<std::size_t>(chunks * 2));
   try {
-    loss_chunks_kernel<kBce><<<blocks_for(chunks), kBlock>>>(n, chunks, p, g, w_bg,
+    loss_chunks_kernel<kBce><<<blocks_for(chunks), kBlock, 0, compute_stream()>>>(n, chunks, p, g, w_bg,
                                                              static_cast<double*>(dev));
     check(cudaGetLastError(), "loss sums");
-    check(cudaMemcpy(host.data(), dev, bytes, cudaMemcpyDeviceToHost), "loss sums: copy");
+    check(copy_sync(host.data(), dev, bytes, cudaMemcpyDeviceToHost), "loss sums: copy");
   } catch (...) {
     device_free(dev, bytes);
     throw;
@@ -191,7 +192,7 @@ void max_pool3d_fprop(const ref::MaxPool3dShape& s, const float* x, float* y,
                       std::int64_t* argmax) {
   s.validate();
   const auto n = static_cast<std::int64_t>(s.y_size());
-  pool_fprop_kernel<<<blocks_for(n), kBlock>>>(s, x, y, argmax);
+  pool_fprop_kernel<<<blocks_for(n), kBlock, 0, compute_stream()>>>(s, x, y, argmax);
   check(cudaGetLastError(), "max_pool3d_fprop");
 }
 
@@ -199,7 +200,7 @@ void max_pool3d_bprop(const ref::MaxPool3dShape& s, const float* dy, const std::
                       float* dx) {
   s.validate();
   const auto n = static_cast<std::int64_t>(s.x_size());
-  pool_bprop_kernel<<<blocks_for(n), kBlock>>>(s, dy, argmax, dx);
+  pool_bprop_kernel<<<blocks_for(n), kBlock, 0, compute_stream()>>>(s, dy, argmax, dx);
   check(cudaGetLastError(), "max_pool3d_bprop");
 }
 
@@ -210,7 +211,7 @@ void concat_channels(std::size_t rows, std::size_t count, const float* const* sr
   for (std::size_t i = 0; i < count; ++i) {
     const auto n = static_cast<std::int64_t>(rows * widths[i]);
     if (n > 0) {
-      copy_columns_kernel<<<blocks_for(n), kBlock>>>(
+      copy_columns_kernel<<<blocks_for(n), kBlock, 0, compute_stream()>>>(
           static_cast<std::int64_t>(rows), static_cast<std::int64_t>(widths[i]), src[i],
           static_cast<std::int64_t>(pitches[i]), dst + offset,
           static_cast<std::int64_t>(dst_pitch));
@@ -230,7 +231,7 @@ void amgm_bwd(std::int64_t n, const float* p, const float* g, const ref::AmgmSum
   if (n <= 0) return;
   const double I = 2.0 * s.intersection + eps, S = s.squares + eps;
   const double scale = -dL / (S * S);
-  amgm_bwd_kernel<<<blocks_for(n), kBlock>>>(n, p, g, S, I, scale, dp, dg);
+  amgm_bwd_kernel<<<blocks_for(n), kBlock, 0, compute_stream()>>>(n, p, g, S, I, scale, dp, dg);
   check(cudaGetLastError(), "amgm_bwd");
 }
 
@@ -242,7 +243,7 @@ double bce_value(std::int64_t n, const float* p, const float* g, double w_bg) {
 void bce_bwd(std::int64_t n, const float* p, const float* g, double w_bg, double dL, float* dp,
              float* dg) {
   if (n <= 0) return;
-  bce_bwd_kernel<<<blocks_for(n), kBlock>>>(n, p, g, w_bg, dL / static_cast<double>(n), dp, dg);
+  bce_bwd_kernel<<<blocks_for(n), kBlock, 0, compute_stream()>>>(n, p, g, w_bg, dL / static_cast<double>(n), dp, dg);
   check(cudaGetLastError(), "bce_bwd");
 }
 

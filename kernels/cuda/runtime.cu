@@ -3,6 +3,8 @@
 
 #include <cuda_runtime.h>
 
+#include "kernels/cuda/stream.cuh"
+
 #include <stdexcept>
 #include <string>
 
@@ -15,24 +17,43 @@ void check(cudaError_t err, const char* what) {
 }
 }  // namespace
 
+cudaStream_t compute_stream() {
+  static const cudaStream_t stream = [] {
+    cudaStream_t s = nullptr;
+    check(cudaStreamCreate(&s), "creating the compute stream");
+    return s;
+  }();
+  return stream;
+}
+
+cudaError_t copy_sync(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind kind) {
+  const cudaError_t err = cudaMemcpyAsync(dst, src, bytes, kind, compute_stream());
+  if (err != cudaSuccess) return err;
+  return cudaStreamSynchronize(compute_stream());
+}
+
 void copy_to_device(void* dst, const void* src, std::size_t bytes) {
-  check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "copy to the GPU");
+  check(copy_sync(dst, src, bytes, cudaMemcpyHostToDevice), "copy to the GPU");
 }
 void copy_to_host(void* dst, const void* src, std::size_t bytes) {
-  check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "copy from the GPU");
+  check(copy_sync(dst, src, bytes, cudaMemcpyDeviceToHost), "copy from the GPU");
 }
 void copy_on_device(void* dst, const void* src, std::size_t bytes) {
-  check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToDevice), "copy on the GPU");
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, compute_stream()),
+        "copy on the GPU");
 }
 void copy_rows_2d(void* dst, std::size_t dst_pitch, const void* src, std::size_t src_pitch,
                   std::size_t width, std::size_t rows) {
-  check(cudaMemcpy2D(dst, dst_pitch, src, src_pitch, width, rows, cudaMemcpyDefault),
+  check(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, width, rows, cudaMemcpyDefault,
+                          compute_stream()),
         "strided copy to, from or on the GPU");
+  // The host side of a copy may be reused or read as soon as this returns.
+  check(cudaStreamSynchronize(compute_stream()), "strided copy to, from or on the GPU");
 }
 void fill_device_bytes(void* dst, int value, std::size_t bytes) {
-  check(cudaMemset(dst, value, bytes), "fill GPU memory");
+  check(cudaMemsetAsync(dst, value, bytes, compute_stream()), "fill GPU memory");
 }
-void synchronize() { check(cudaDeviceSynchronize(), "waiting for the GPU"); }
+void synchronize() { check(cudaStreamSynchronize(compute_stream()), "waiting for the GPU"); }
 
 double device_time_ms(const std::function<void()>& queue) {
   cudaEvent_t start = nullptr, stop = nullptr;
@@ -40,9 +61,9 @@ double device_time_ms(const std::function<void()>& queue) {
   check(cudaEventCreate(&stop), "event");
   float ms = 0.0f;
   try {
-    check(cudaEventRecord(start), "event record");
+    check(cudaEventRecord(start, compute_stream()), "event record");
     queue();
-    check(cudaEventRecord(stop), "event record");
+    check(cudaEventRecord(stop, compute_stream()), "event record");
     check(cudaEventSynchronize(stop), "event wait");
     check(cudaEventElapsedTime(&ms, start, stop), "event time");
   } catch (...) {

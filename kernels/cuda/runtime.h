@@ -19,7 +19,7 @@ void copy_rows_2d(void* dst, std::size_t dst_pitch, const void* src, std::size_t
 void fill_device_bytes(void* dst, int value, std::size_t bytes);
 void synchronize();
 
-// Milliseconds of device time the work `queue` puts on the default stream takes, measured
+// Milliseconds of device time the work `queue` puts on the compute stream takes, measured
 // between two events around it (the host call included only as far as it queues work).
 double device_time_ms(const std::function<void()>& queue);
 
