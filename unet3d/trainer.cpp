@@ -418,6 +418,9 @@ TrainResult train(const data::Cohort& cohort, const TrainRequest& req, TrainObse
     write_text(log, text);
     obs.epoch_done(r);
   }
+  if (device != Device::cpu)
+    obs.note("GPU memory: peak of live tensors " +
+             std::to_string(memory_stats(device).peak_bytes >> 20) + " MiB");
   result.history = state.history;
   result.selected_epoch = state.selection.candidate();
   result.saturated = state.selection.saturated();
