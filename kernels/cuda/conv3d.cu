@@ -19,12 +19,6 @@ namespace {
 constexpr int TM = kConvTileM, TN = kConvTileN, TL = kConvTileL;
 static_assert(kConvThreads == (TM / 4) * (TN / 4), "one 4 x 4 sub-tile per thread");
 
-void check_launch(const char* what) {
-  const cudaError_t err = cudaGetLastError();
-  if (err != cudaSuccess)
-    throw std::runtime_error(std::string(what) + ": CUDA launch failed: " + cudaGetErrorString(err));
-}
-
 void require_device(const char* fn, const void* a, const void* b, const void* c) {
   if (!a || !b || !c) throw std::invalid_argument(std::string(fn) + ": null buffer");
 }
@@ -90,14 +84,14 @@ __global__ void __launch_bounds__(kConvThreads)
 
 // y[m][k] += bias[k] for the rows m of y (rows x K).
 __global__ void add_bias_kernel(std::int64_t n, int K, const float* bias, float* y) {
-  const std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const std::int64_t i = global_index();
   if (i < n) y[i] += bias[i % K];
 }
 
 // out[i] = sum over z < parts of partial[z * count + i], in z order.
 __global__ void sum_parts_kernel(const float* partial, std::int64_t parts, std::int64_t count,
                                  float* out) {
-  const std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const std::int64_t i = global_index();
   if (i >= count) return;
   float total = 0.0f;
   for (std::int64_t z = 0; z < parts; ++z) total += partial[z * count + i];
@@ -157,19 +151,12 @@ struct RowStore {
   __device__ void operator()(int, std::int64_t m, int n, float v) const { out[m * cols + n] = v; }
 };
 
-// wgrad as a GEMM: rows k, columns l, reduction over the output pixels m.
+// wgrad as a GEMM: rows k, columns l, reduction over the output pixels m; its B operand is
+// fprop's A (FpropA).
 struct WgradA {
   int K;
   const float* dy;
   __device__ float operator()(std::int64_t k, std::int64_t m) const { return dy[m * K + k]; }
-};
-struct WgradB {
-  Conv3dShape s;
-  const float* x;
-  __device__ float operator()(std::int64_t m, int l) const {
-    const std::int64_t o = fprop_a_offset(s, m, l);
-    return o < 0 ? 0.0f : x[o];
-  }
 };
 struct PartialStore {
   std::int64_t count;  // K * L
@@ -178,17 +165,6 @@ struct PartialStore {
   __device__ void operator()(int z, std::int64_t k, int l, float v) const {
     partial[z * count + k * L + l] = v;
   }
-};
-
-// A device buffer for the length of a call.
-struct Scratch {
-  void* p;
-  std::size_t bytes;
-  explicit Scratch(std::size_t n) : p(device_alloc(n)), bytes(n) {}
-  ~Scratch() { device_free(p, bytes); }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  float* f() { return static_cast<float*>(p); }
 };
 
 dim3 gemm_grid(std::int64_t M, int N, std::int64_t parts) {
@@ -223,21 +199,21 @@ void conv3d_wgrad(const Conv3dShape& s, const float* x, const float* dy, float* 
   require_device("conv3d_wgrad (CUDA)", x, dy, dw);
   const std::int64_t M = fprop_rows(s), L = fprop_reduction(s), parts = wgrad_chunks(s);
   const std::int64_t count = std::int64_t(s.K) * L;
-  Scratch partial(static_cast<std::size_t>(parts * count) * sizeof(float));
+  const DeviceScratch<float> partial(static_cast<std::size_t>(parts * count));
   gemm_kernel<<<gemm_grid(s.K, static_cast<int>(L), parts), kConvThreads, 0, compute_stream()>>>(
-      s.K, static_cast<int>(L), M, kConvWgradChunkRows, WgradA{s.K, dy}, WgradB{s, x},
-      PartialStore{count, L, partial.f()});
+      s.K, static_cast<int>(L), M, kConvWgradChunkRows, WgradA{s.K, dy}, FpropA{s, x},
+      PartialStore{count, L, partial.p});
   check_launch("conv3d_wgrad (CUDA)");
-  sum_parts_kernel<<<static_cast<unsigned>((count + 255) / 256), 256, 0, compute_stream()>>>(partial.f(), parts, count,
+  sum_parts_kernel<<<blocks_for(count), kBlock, 0, compute_stream()>>>(partial.p, parts, count,
                                                                         dw);
   check_launch("conv3d_wgrad (CUDA): partial sums");
   if (dbias) {
-    Scratch bias_partial(static_cast<std::size_t>(parts * s.K) * sizeof(float));
+    const DeviceScratch<float> bias_partial(static_cast<std::size_t>(parts * s.K));
     bias_parts_kernel<<<dim3(static_cast<unsigned>((s.K + 127) / 128),
                              static_cast<unsigned>(parts)),
-                        128, 0, compute_stream()>>>(dy, M, s.K, kConvWgradChunkRows, bias_partial.f());
+                        128, 0, compute_stream()>>>(dy, M, s.K, kConvWgradChunkRows, bias_partial.p);
     check_launch("conv3d_wgrad (CUDA): bias partials");
-    sum_parts_kernel<<<static_cast<unsigned>((s.K + 255) / 256), 256, 0, compute_stream()>>>(bias_partial.f(), parts,
+    sum_parts_kernel<<<blocks_for(s.K), kBlock, 0, compute_stream()>>>(bias_partial.p, parts,
                                                                         s.K, dbias);
     check_launch("conv3d_wgrad (CUDA): bias");
     // The scratch returns to the cache when this scope ends; the kernels reading it were
@@ -252,7 +228,7 @@ void conv_transpose3d_fprop(const ref::ConvTranspose3dShape& s, const float* x, 
   conv3d_dgrad(f, x, w, y);
   if (bias) {
     const std::int64_t n = static_cast<std::int64_t>(s.y_size());
-    add_bias_kernel<<<static_cast<unsigned>((n + 255) / 256), 256, 0, compute_stream()>>>(n, s.K, bias, y);
+    add_bias_kernel<<<blocks_for(n), kBlock, 0, compute_stream()>>>(n, s.K, bias, y);
     check_launch("conv_transpose3d_fprop (CUDA): bias");
   }
 }

@@ -17,20 +17,6 @@ namespace ctv::kernels::cuda {
 
 namespace {
 
-constexpr int kBlock = 256;
-
-void check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess)
-    throw std::runtime_error(std::string(what) + " (CUDA): " + cudaGetErrorString(err));
-}
-void check_launch(const char* what) { check(cudaGetLastError(), what); }
-
-unsigned blocks_for(std::int64_t n) { return static_cast<unsigned>((n + kBlock - 1) / kBlock); }
-
-__device__ std::int64_t global_index() {
-  return std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-}
-
 // ---- element-wise (the reference's expressions) -------------------------------------------
 __global__ void relu_fwd_kernel(std::int64_t n, const float* x, float* y) {
   const std::int64_t i = global_index();
@@ -100,25 +86,14 @@ std::vector<double> column_sums(std::int64_t rows, std::int64_t C, const float* 
                                 const double* invstd, bool relu) {
   const std::int64_t chunks = ChunkPlan{rows, kReduceChunk}.count();
   const std::int64_t width = kTerm == Term::bn_grad ? 2 * C : C;
-  std::vector<double> out(static_cast<std::size_t>(width), 0.0);
-  if (chunks == 0) return out;
-  const std::size_t bytes = static_cast<std::size_t>(chunks * width) * sizeof(double);
-  void* dev = device_alloc(bytes);
-  std::vector<double> host(static_cast<std::size_t>(chunks * width));
-  try {
-    chunk_sums_kernel<kTerm><<<dim3(static_cast<unsigned>(chunks),
-                                    static_cast<unsigned>((C + 127) / 128)),
-                               128, 0, compute_stream()>>>(rows, C, chunks, x, y, dy, mean, invstd, relu,
-                                      static_cast<double*>(dev));
-    check_launch("column sums");
-    check(copy_sync(host.data(), dev, bytes, cudaMemcpyDeviceToHost), "column sums: copy");
-  } catch (...) {
-    device_free(dev, bytes);
-    throw;
-  }
-  device_free(dev, bytes);
-  combine_partials(host.data(), chunks, width, out.data());
-  return out;
+  if (chunks == 0) return std::vector<double>(static_cast<std::size_t>(width), 0.0);
+  const DeviceScratch<double> partial(static_cast<std::size_t>(chunks * width));
+  chunk_sums_kernel<kTerm><<<dim3(static_cast<unsigned>(chunks),
+                                  static_cast<unsigned>((C + 127) / 128)),
+                             128, 0, compute_stream()>>>(rows, C, chunks, x, y, dy, mean, invstd,
+                                                         relu, partial.p);
+  check_launch("column sums");
+  return combine_device_partials(partial.p, chunks, width);
 }
 
 // ---- batch norm -----------------------------------------------------------------------------
@@ -167,19 +142,6 @@ __global__ void adam_kernel(std::int64_t n, float* theta, const float* g, float*
   theta[i] = static_cast<float>(static_cast<double>(theta[i]) - lr * m_hat / (sqrt(v_hat) + eps));
 }
 
-// A host vector of doubles on the device for the length of a call.
-struct DeviceDoubles {
-  std::size_t bytes;
-  double* p;
-  explicit DeviceDoubles(const std::vector<double>& host)
-      : bytes(host.size() * sizeof(double)), p(static_cast<double*>(device_alloc(bytes))) {
-    check(copy_sync(p, host.data(), bytes, cudaMemcpyHostToDevice), "upload");
-  }
-  ~DeviceDoubles() { device_free(p, bytes); }
-  DeviceDoubles(const DeviceDoubles&) = delete;
-  DeviceDoubles& operator=(const DeviceDoubles&) = delete;
-};
-
 __global__ void to_float_kernel(std::int64_t n, const double* in, float* out) {
   const std::int64_t i = global_index();
   if (i < n) out[i] = static_cast<float>(in[i]);
@@ -216,7 +178,7 @@ void add_inplace(std::int64_t n, const float* x, float* y) {
 void sum_rows(std::int64_t rows, std::int64_t width, const float* x, float* out) {
   const std::vector<double> s =
       column_sums<Term::value>(rows, width, x, nullptr, nullptr, nullptr, nullptr, false);
-  const DeviceDoubles d(s);
+  const DeviceScratch<double> d(s);
   to_float_kernel<<<blocks_for(width), kBlock, 0, compute_stream()>>>(width, d.p, out);
   check_launch("sum_rows");
   check(cudaStreamSynchronize(compute_stream()), "sum_rows");
@@ -249,7 +211,7 @@ void batch_norm_bwd(std::int64_t M, std::int64_t C, bool training, bool relu, co
   std::vector<double> sums(static_cast<std::size_t>(2 * C), 0.0);
   if (sums_needed)
     sums = column_sums<Term::bn_grad>(M, C, x, y, dy, mean, invstd, relu);
-  const DeviceDoubles d(sums);
+  const DeviceScratch<double> d(sums);
   if (dgamma) {
     to_float_kernel<<<blocks_for(C), kBlock, 0, compute_stream()>>>(C, d.p + C, dgamma);
     check_launch("batch_norm_bwd: dgamma");

@@ -17,17 +17,6 @@ namespace ctv::kernels::cuda {
 
 namespace {
 
-constexpr int kBlock = 256;
-
-void check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess)
-    throw std::runtime_error(std::string(what) + " (CUDA): " + cudaGetErrorString(err));
-}
-unsigned blocks_for(std::int64_t n) { return static_cast<unsigned>((n + kBlock - 1) / kBlock); }
-__device__ std::int64_t global_index() {
-  return std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-}
-
 // ---- max pooling ----------------------------------------------------------------------------
 __device__ bool pool_takes(float v, float m) { return v > m || (v != v && m == m); }
 
@@ -113,7 +102,7 @@ __device__ double clamped_log(double v) {
   return l > -100.0 ? l : -100.0;
 }
 
-// partial[chunk][0..2): AM-GM (sum p g, sum p^2 + g^2) or BCE (the log terms, in [0]).
+// partial[chunk][...]: AM-GM (sum p g, sum p^2 + g^2) or BCE (the log terms, one column).
 template <bool kBce>
 __global__ void loss_chunks_kernel(std::int64_t n, std::int64_t chunks, const float* p,
                                    const float* g, double w_bg, double* partial) {
@@ -130,37 +119,23 @@ __global__ void loss_chunks_kernel(std::int64_t n, std::int64_t chunks, const fl
       b += pi * pi + gi * gi;
     }
   }
-  partial[chunk * 2] = a;
-  partial[chunk * 2 + 1] = b;
+  if constexpr (kBce) {
+    partial[chunk] = a;
+  } else {
+    partial[chunk * 2] = a;
+    partial[chunk * 2 + 1] = b;
+  }
 }
 
 template <bool kBce>
 std::vector<double> loss_sums(std::int64_t n, const float* p, const float* g, double w_bg) {
-  const std::int64_t chunks = ChunkPlan{n, kReduceChunk}.count();
-  std::vector<double> out(2, 0.0);
-  if (chunks == 0) return out;
-  const std::size_t bytes = static_cast<std::size_t>(chunks * 2) * sizeof(double);
-  void* dev = device_alloc(bytes);
-  std::vector<double> host(static_cast<std::size_t>(chunks * 2));
-  try {
-    loss_chunks_kernel<kBce><<<blocks_for(chunks), kBlock, 0, compute_stream()>>>(n, chunks, p, g, w_bg,
-                                                             static_cast<double*>(dev));
-    check(cudaGetLastError(), "loss sums");
-    check(copy_sync(host.data(), dev, bytes, cudaMemcpyDeviceToHost), "loss sums: copy");
-  } catch (...) {
-    device_free(dev, bytes);
-    throw;
-  }
-  device_free(dev, bytes);
-  if (kBce) {
-    // The reference sums one column: combine the first of each pair.
-    std::vector<double> first(static_cast<std::size_t>(chunks));
-    for (std::int64_t c = 0; c < chunks; ++c) first[std::size_t(c)] = host[std::size_t(2 * c)];
-    combine_partials(first.data(), chunks, 1, out.data());
-  } else {
-    combine_partials(host.data(), chunks, 2, out.data());
-  }
-  return out;
+  const std::int64_t chunks = ChunkPlan{n, kReduceChunk}.count(), width = kBce ? 1 : 2;
+  if (chunks == 0) return std::vector<double>(static_cast<std::size_t>(width), 0.0);
+  const DeviceScratch<double> partial(static_cast<std::size_t>(chunks * width));
+  loss_chunks_kernel<kBce><<<blocks_for(chunks), kBlock, 0, compute_stream()>>>(n, chunks, p, g,
+                                                                                 w_bg, partial.p);
+  check_launch("loss sums");
+  return combine_device_partials(partial.p, chunks, width);
 }
 
 __global__ void amgm_bwd_kernel(std::int64_t n, const float* p, const float* g, double S,
@@ -193,7 +168,7 @@ void max_pool3d_fprop(const ref::MaxPool3dShape& s, const float* x, float* y,
   s.validate();
   const auto n = static_cast<std::int64_t>(s.y_size());
   pool_fprop_kernel<<<blocks_for(n), kBlock, 0, compute_stream()>>>(s, x, y, argmax);
-  check(cudaGetLastError(), "max_pool3d_fprop");
+  check_launch("max_pool3d_fprop");
 }
 
 void max_pool3d_bprop(const ref::MaxPool3dShape& s, const float* dy, const std::int64_t* argmax,
@@ -201,7 +176,7 @@ void max_pool3d_bprop(const ref::MaxPool3dShape& s, const float* dy, const std::
   s.validate();
   const auto n = static_cast<std::int64_t>(s.x_size());
   pool_bprop_kernel<<<blocks_for(n), kBlock, 0, compute_stream()>>>(s, dy, argmax, dx);
-  check(cudaGetLastError(), "max_pool3d_bprop");
+  check_launch("max_pool3d_bprop");
 }
 
 void concat_channels(std::size_t rows, std::size_t count, const float* const* src,
@@ -215,7 +190,7 @@ void concat_channels(std::size_t rows, std::size_t count, const float* const* sr
           static_cast<std::int64_t>(rows), static_cast<std::int64_t>(widths[i]), src[i],
           static_cast<std::int64_t>(pitches[i]), dst + offset,
           static_cast<std::int64_t>(dst_pitch));
-      check(cudaGetLastError(), "concat_channels");
+      check_launch("concat_channels");
     }
     offset += widths[i];
   }
@@ -232,7 +207,7 @@ void amgm_bwd(std::int64_t n, const float* p, const float* g, const ref::AmgmSum
   const double I = 2.0 * s.intersection + eps, S = s.squares + eps;
   const double scale = -dL / (S * S);
   amgm_bwd_kernel<<<blocks_for(n), kBlock, 0, compute_stream()>>>(n, p, g, S, I, scale, dp, dg);
-  check(cudaGetLastError(), "amgm_bwd");
+  check_launch("amgm_bwd");
 }
 
 double bce_value(std::int64_t n, const float* p, const float* g, double w_bg) {
@@ -244,7 +219,7 @@ void bce_bwd(std::int64_t n, const float* p, const float* g, double w_bg, double
              float* dg) {
   if (n <= 0) return;
   bce_bwd_kernel<<<blocks_for(n), kBlock, 0, compute_stream()>>>(n, p, g, w_bg, dL / static_cast<double>(n), dp, dg);
-  check(cudaGetLastError(), "bce_bwd");
+  check_launch("bce_bwd");
 }
 
 }  // namespace ctv::kernels::cuda

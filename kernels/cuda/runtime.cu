@@ -3,19 +3,13 @@
 
 #include <cuda_runtime.h>
 
+#include "kernels/cpu/reference/reduce.h"
 #include "kernels/cuda/stream.cuh"
 
 #include <stdexcept>
 #include <string>
 
 namespace ctv::kernels::cuda {
-
-namespace {
-void check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess)
-    throw std::runtime_error(std::string(what) + " (CUDA): " + cudaGetErrorString(err));
-}
-}  // namespace
 
 cudaStream_t compute_stream() {
   static const cudaStream_t stream = [] {
@@ -30,6 +24,17 @@ cudaError_t copy_sync(void* dst, const void* src, std::size_t bytes, cudaMemcpyK
   const cudaError_t err = cudaMemcpyAsync(dst, src, bytes, kind, compute_stream());
   if (err != cudaSuccess) return err;
   return cudaStreamSynchronize(compute_stream());
+}
+
+std::vector<double> combine_device_partials(const double* partials, std::int64_t chunks,
+                                            std::int64_t width) {
+  std::vector<double> out(static_cast<std::size_t>(width), 0.0);
+  if (chunks == 0) return out;
+  std::vector<double> host(static_cast<std::size_t>(chunks * width));
+  check(copy_sync(host.data(), partials, host.size() * sizeof(double), cudaMemcpyDeviceToHost),
+        "reduction partials");
+  combine_partials(host.data(), chunks, width, out.data());
+  return out;
 }
 
 void copy_to_device(void* dst, const void* src, std::size_t bytes) {
