@@ -144,11 +144,36 @@ def target(torch, grid, cl):
     return g.reshape(1, 1, Z, Y, X).contiguous(memory_format=cl)
 
 
+def infer_fn(torch, model, x):
+    """One inference of `model` (put in eval mode) on x, under inference_mode."""
+    model.eval()
+
+    def infer():
+        with torch.inference_mode():
+            model(x)
+    return infer
+
+
+def step_fn(torch, model, x, g, eps):
+    """One training step of `model` (train mode): AM-GM loss against g, backward, Adam
+    (lr 1e-4, betas 0.9/0.999, eps 1e-7), zero_grad(set_to_none)."""
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.999), eps=1e-7)
+
+    def step():
+        p = model(x)
+        loss = 1 - (2 * (p * g).sum() + eps) / ((p * p + g * g).sum() + eps)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    return step
+
+
 SHAPE = re.compile(r"(\d+)x(\d+)x(\d+)x(\d+)x(\d+)( transposed)? k(\d+) s(\d+) p(\d+) K(\d+)")
 
 
-def conv_fn(torch, shape_text, op):
-    """The PyTorch call for one of our conv records: returns a closure that runs it."""
+def conv_fn(torch, shape_text, op, device="cpu"):
+    """The PyTorch call for one of our conv records, on `device`: returns a closure that runs it."""
     m = SHAPE.fullmatch(shape_text)
     if not m:
         raise ValueError("unknown shape text " + shape_text)
@@ -157,12 +182,12 @@ def conv_fn(torch, shape_text, op):
     k, s, p, K = (int(m.group(i)) for i in range(7, 11))
     cl = torch.channels_last_3d
     F = torch.nn.functional
-    x = torch.randn(N, C, D, H, W).contiguous(memory_format=cl)
+    x = torch.randn(N, C, D, H, W, device=device).contiguous(memory_format=cl)
     if transposed:
-        w = torch.randn(C, K, k, k, k).contiguous(memory_format=cl)
+        w = torch.randn(C, K, k, k, k, device=device).contiguous(memory_format=cl)
         y = F.conv_transpose3d(x, w, None, stride=s, padding=p)
     else:
-        w = torch.randn(K, C, k, k, k).contiguous(memory_format=cl)
+        w = torch.randn(K, C, k, k, k, device=device).contiguous(memory_format=cl)
         y = F.conv3d(x, w, None, stride=s, padding=p)
     dy = torch.randn_like(y).contiguous(memory_format=cl)
     del y
@@ -206,32 +231,20 @@ def main():
         name = r["case"]
         torch.manual_seed(0)
         if r["kind"] == "unet" and r["op"] == "infer":
-            model = build_unet(torch, net["filters"], net["in_channels"]).to(memory_format=cl).eval()
+            model = build_unet(torch, net["filters"], net["in_channels"]).to(memory_format=cl)
             x = network_input(torch, grids["infer"], net["in_channels"], cl)
-
-            def infer():
-                with torch.inference_mode():
-                    model(x)
-            ms, times = median_ms(infer, args.warmup, args.repeat)
+            ms, times = median_ms(infer_fn(torch, model, x), args.warmup, args.repeat)
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
             results[name] = {"median_ms": ms, "times_ms": times, "peak_rss_mib": rss}
             del model, x
         elif r["kind"] == "unet" and r["op"] == "step":
-            model = build_unet(torch, net["filters"], net["in_channels"]).to(memory_format=cl).train()
-            opt = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.999), eps=1e-7)
+            model = build_unet(torch, net["filters"], net["in_channels"]).to(memory_format=cl)
             x = network_input(torch, grids["step"], net["in_channels"], cl)
             g = target(torch, grids["step"], cl)
-            eps = settings.get("amgm_eps", 1e-5)
-
-            def step():
-                p = model(x)
-                loss = 1 - (2 * (p * g).sum() + eps) / ((p * p + g * g).sum() + eps)
-                loss.backward()
-                opt.step()
-                opt.zero_grad(set_to_none=True)
+            step = step_fn(torch, model, x, g, settings.get("amgm_eps", 1e-5))
             ms, times = median_ms(step, args.warmup, args.repeat)
             results[name] = {"median_ms": ms, "times_ms": times}
-            del model, opt, x, g
+            del model, step, x, g
         elif r["kind"] == "conv":
             fn = conv_fn(torch, r["shape"], r["op"])
             with torch.no_grad():

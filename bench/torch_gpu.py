@@ -21,14 +21,13 @@ usage: bench/torch_gpu.py [--ctv build/ctv] [--ours REPORT.json] [--repeat 5] [-
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
 
-SHAPE = re.compile(r"(\d+)x(\d+)x(\d+)x(\d+)x(\d+)( transposed)? k(\d+) s(\d+) p(\d+) K(\d+)")
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_cpu  # noqa: E402  the same U-Net, inputs, loss and conv calls as the CPU comparison
 
 def parse_args():
     a = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -69,33 +68,6 @@ def device_ms(torch, fn, warmup, repeat):
     return statistics.median(times), times
 
 
-def conv_fn(torch, shape_text, op):
-    m = SHAPE.fullmatch(shape_text)
-    if not m:
-        raise ValueError("unknown shape text " + shape_text)
-    N, D, H, W, C = (int(m.group(i)) for i in range(1, 6))
-    transposed = bool(m.group(6))
-    k, s, p, K = (int(m.group(i)) for i in range(7, 11))
-    cl, dev = torch.channels_last_3d, "cuda"
-    F = torch.nn.functional
-    x = torch.randn(N, C, D, H, W, device=dev).contiguous(memory_format=cl)
-    if transposed:
-        w = torch.randn(C, K, k, k, k, device=dev).contiguous(memory_format=cl)
-        y = F.conv_transpose3d(x, w, None, stride=s, padding=p)
-    else:
-        w = torch.randn(K, C, k, k, k, device=dev).contiguous(memory_format=cl)
-        y = F.conv3d(x, w, None, stride=s, padding=p)
-    dy = torch.randn_like(y).contiguous(memory_format=cl)
-    del y
-    if op == "fprop":
-        if transposed:
-            return lambda: F.conv_transpose3d(x, w, None, stride=s, padding=p)
-        return lambda: F.conv3d(x, w, None, stride=s, padding=p)
-    mask = [op == "dgrad", op == "wgrad", False]
-    return lambda: torch.ops.aten.convolution_backward(
-        dy, x, w, None, [s] * 3, [p] * 3, [1] * 3, transposed, [0] * 3, 1, mask)
-
-
 def main():
     args = parse_args()
     try:
@@ -112,8 +84,6 @@ def main():
           f"{torch.backends.cudnn.version()} | {torch.cuda.get_device_name(0)} | channels_last_3d "
           f"| float32, TF32 off | cudnn.benchmark on")
     rows = []
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import torch_cpu  # the same U-Net, inputs and loss as the CPU comparison
     cl = torch.channels_last_3d
     settings = ours["settings"]
     net = settings.get("network", {"filters": [16, 32, 64, 128, 256], "in_channels": 2})
@@ -127,28 +97,15 @@ def main():
             x = torch_cpu.network_input(torch, grid, net["in_channels"], cl).cuda()
             torch.cuda.reset_peak_memory_stats()
             if r["op"] == "infer":
-                model.eval()
-
-                def fn():
-                    with torch.inference_mode():
-                        model(x)
+                fn = torch_cpu.infer_fn(torch, model, x)
             else:
-                model.train()
-                opt = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.999), eps=1e-7)
                 g = torch_cpu.target(torch, grid, cl).cuda()
-                eps = settings.get("amgm_eps", 1e-5)
-
-                def fn():
-                    p = model(x)
-                    loss = 1 - (2 * (p * g).sum() + eps) / ((p * p + g * g).sum() + eps)
-                    loss.backward()
-                    opt.step()
-                    opt.zero_grad(set_to_none=True)
+                fn = torch_cpu.step_fn(torch, model, x, g, settings.get("amgm_eps", 1e-5))
             ms, times = device_ms(torch, fn, args.warmup, args.repeat)
             peak = torch.cuda.max_memory_allocated() / 2**20
             del model, x, fn
         else:
-            fn = conv_fn(torch, r["shape"], r["op"])
+            fn = torch_cpu.conv_fn(torch, r["shape"], r["op"], device="cuda")
             ms, times = device_ms(torch, fn, args.warmup, args.repeat)
             del fn
         torch.cuda.empty_cache()
