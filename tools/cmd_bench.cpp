@@ -18,6 +18,7 @@
 
 #include "ctv/version.h"
 #include "engine/backend.h"
+#include "engine/optim.h"
 #include "kernels/cpu/fast/conv_winograd.h"
 #include "kernels/cpu/fast/parallel.h"
 #include "tools/bench_cpu.h"
@@ -178,6 +179,21 @@ void conv_share(const std::string& unet, const std::vector<bench::ConvCase>& all
   extra << buf;
 }
 
+// The benchmarked network and training step, as both reports record them (the step itself:
+// bench_unet_step, bench_unet_gpu: Adam's defaults, amgm_loss's default eps).
+nlohmann::json network_json(const unet3d::UNetConfig& config) {
+  return {{"levels", config.levels},
+          {"filters", config.level_filters()},
+          {"norm", unet3d::norm_name(config.norm)},
+          {"in_channels", config.in_channels},
+          {"batch", 1}};
+}
+nlohmann::json adam_json() {
+  const AdamConfig a;
+  return {{"lr", a.lr}, {"beta1", a.beta1}, {"beta2", a.beta2}, {"eps", a.eps}};
+}
+constexpr double kAmgmEps = 1e-5;
+
 // The algorithm named by --conv-algo (CLI11 has checked the name).
 kernels::fast::Conv3dAlgo conv_algo(const std::string& name) {
   using kernels::fast::Conv3dAlgo;
@@ -255,20 +271,15 @@ int run_cpu(const BenchOptions& o) {
        "included) for each of fprop, dgrad, wgrad; conv_transpose3d 2*N*D*H*W*C*T*R*S*K; "
        "unet_infer = every conv's fprop; unet_step = fprop + wgrad of every conv + dgrad of "
        "every conv but the first"},
-      {"network",
-       {{"levels", config.levels},
-        {"filters", config.level_filters()},
-        {"norm", unet3d::norm_name(config.norm)},
-        {"in_channels", config.in_channels},
-        {"batch", 1}}},
+      {"network", network_json(config)},
       {"grids_xyz",
        {{"infer", grid_json(infer_grid)},
         {"step", grid_json(step_grid)},
         {"layers", grid_json(layer_grid)}}},
       {"cases", o.cases},
       {"ops", o.ops},
-      {"adam", {{"lr", 1e-4}, {"beta1", 0.9}, {"beta2", 0.999}, {"eps", 1e-7}}},
-      {"amgm_eps", 1e-5}};
+      {"adam", adam_json()},
+      {"amgm_eps", kAmgmEps}};
   return finish("cpu", m, settings, records, summary, extra.str(), o);
 }
 
@@ -398,14 +409,9 @@ int run_gpu(const BenchOptions& o) {
           {"layout", "activations NDHWC, conv weights KTRSC, transposed-conv weights CTRSK"},
           {"kernels", "kernels/cuda/conv3d.h (SIMT implicit GEMM, deterministic split-K wgrad)"},
           {"timing", "CUDA events around each call, device time"},
-          {"network",
-           {{"levels", config.levels},
-            {"filters", config.level_filters()},
-            {"norm", unet3d::norm_name(config.norm)},
-            {"in_channels", config.in_channels},
-            {"batch", 1}}},
-          {"adam", {{"lr", 1e-4}, {"beta1", 0.9}, {"beta2", 0.999}, {"eps", 1e-7}}},
-          {"amgm_eps", 1e-5}}},
+          {"network", network_json(config)},
+          {"adam", adam_json()},
+          {"amgm_eps", kAmgmEps}}},
         {"records", rows}};
     write_text_output(o.json, j.dump(2) + "\n", {}, o.force);
   }
