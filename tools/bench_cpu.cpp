@@ -104,13 +104,6 @@ double peak_rss_mib() {
   return double(u.ru_maxrss) / 1024.0;  // KiB on Linux
 }
 
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const std::size_t m = v.size() / 2;
-  return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
-}
-
 // Warm-up, then timed runs of `run`; `output` (may be null) is hashed after every run.
 // ensures: r.ms, r.median_ms, r.warmup; r.check gains "runs bit-identical" or a mismatch.
 void time_runs(Record& r, const TimingOptions& t, const std::function<void()>& run,
@@ -256,6 +249,23 @@ Tensor infer_once(UNet3D& model, const Tensor& x) {
 }
 
 }  // namespace
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const std::size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
+}
+
+double unet_train_step(unet3d::UNet3D& model, Adam& adam, const Var& x, const Var& target) {
+  Var p = model.forward(x, true);
+  Var loss = amgm_loss(p, target);
+  p = Var();
+  backward(loss);
+  adam.step();
+  adam.zero_grad();
+  return loss.value().item();
+}
 
 Tensor network_input(const Grid& g, int channels, std::uint64_t seed) {
   // Channel 0 an image-like noise in [0, 1]; channel 1 (if any) a ball mask in the middle.
@@ -477,13 +487,7 @@ Record bench_unet_step(const UNetConfig& config, const Grid& g, const TimingOpti
   time_runs(
       r, t,
       [&] {
-        Var p = model.forward(x, true);
-        Var loss = amgm_loss(p, target);
-        p = Var();
-        backward(loss);
-        adam.step();
-        adam.zero_grad();
-        last_loss = loss.value().item();
+        last_loss = unet_train_step(model, adam, x, target);
         finite = finite && std::isfinite(last_loss);
       },
       nullptr);

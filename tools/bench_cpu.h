@@ -26,10 +26,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/autograd.h"
 #include "engine/ops_dispatch.h"
+#include "engine/optim.h"
 #include "engine/tensor.h"
 #include "kernels/cpu/reference/conv3d.h"
 #include "kernels/cpu/reference/conv_transpose3d.h"
+#include "unet3d/unet3d.h"
 #include "unet3d/unet3d_config.h"
 
 namespace ctv::cli::bench {
@@ -108,6 +111,12 @@ Tensor network_target(const Grid& g);
 double unet_forward_gflop(const unet3d::UNetConfig& config, const Grid& g, double* first_layer);
 // "1xZxYxXxC", the network input's NDHWC shape.
 std::string input_text(const unet3d::UNetConfig& config, const Grid& g);
+
+// The median of v (0 when empty).
+double median(std::vector<double> v);
+// One training step as unet_step times it: forward in training mode, AM-GM loss against
+// target, backward, Adam step, zero_grad. ensures: the loss.
+double unet_train_step(unet3d::UNet3D& model, Adam& adam, const Var& x, const Var& target);
 
 // Times `ops` of one convolution shape (fresh random inputs; outputs overwritten).
 std::vector<Record> bench_conv(const ConvCase& c, const std::vector<ConvOp>& ops,

@@ -48,12 +48,6 @@ struct DeviceBuffer {
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
 };
 
-double median_of(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t m = v.size() / 2;
-  return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
-}
-
 }  // namespace
 
 std::vector<Record> bench_conv_gpu(const ConvCase& c, const std::vector<ConvOp>& ops,
@@ -90,7 +84,7 @@ std::vector<Record> bench_conv_gpu(const ConvCase& c, const std::vector<ConvOp>&
     for (int i = 0; i < t.warmup; ++i) kc::device_time_ms(run);
     for (int i = 0; i < t.repeat; ++i) r.ms.push_back(kc::device_time_ms(run));
     r.warmup = t.warmup;
-    r.median_ms = median_of(r.ms);
+    r.median_ms = median(r.ms);
     out.push_back(std::move(r));
   }
   kc::synchronize();
@@ -117,11 +111,7 @@ Record bench_unet_gpu(const unet3d::UNetConfig& config, const Grid& g, bool step
   double last_loss = 0;
   auto run = [&] {
     if (step) {
-      Var loss = amgm_loss(model.forward(Var(x), true), Var(target));
-      backward(loss);
-      adam.step();
-      adam.zero_grad();
-      last_loss = loss.value().item();
+      last_loss = unet_train_step(model, adam, Var(x), Var(target));
     } else {
       InferenceMode guard;
       Var p = model.forward(Var(x), false);
@@ -130,7 +120,7 @@ Record bench_unet_gpu(const unet3d::UNetConfig& config, const Grid& g, bool step
   for (int i = 0; i < t.warmup; ++i) kc::device_time_ms(run);
   for (int i = 0; i < t.repeat; ++i) r.ms.push_back(kc::device_time_ms(run));
   r.warmup = t.warmup;
-  r.median_ms = median_of(r.ms);
+  r.median_ms = median(r.ms);
   r.tensor_peak_mib = double(memory_stats(Device::cuda).peak_bytes - live) / (1024.0 * 1024.0);
   if (step) {
     r.check.ran = true;
