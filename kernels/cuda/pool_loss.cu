@@ -17,9 +17,8 @@ namespace ctv::kernels::cuda {
 
 namespace {
 
-// ---- max pooling ----------------------------------------------------------------------------
-__device__ bool pool_takes(float v, float m) { return v > m || (v != v && m == m); }
-
+// ---- max pooling: one thread per output (fprop) or input (bprop) element, the reference's own
+// per-element functions (kernels/cpu/reference/max_pool3d.h) -----------------------------------
 __global__ void pool_fprop_kernel(ref::MaxPool3dShape sh, const float* x, float* y,
                                   std::int64_t* argmax) {
   const int Z = sh.Z(), P = sh.P(), Q = sh.Q();
@@ -32,33 +31,14 @@ __global__ void pool_fprop_kernel(ref::MaxPool3dShape sh, const float* x, float*
   const int p = static_cast<int>(rest % P);
   rest /= P;
   const int z = static_cast<int>(rest % Z);
-  const std::int64_t n = rest / Z;
-  std::int64_t best_index = -1;
-  float best = 0.0f;
-  for (int t = 0; t < sh.T; ++t) {
-    const int d = window_in_coord(z, t, sh.stride_d, sh.pad_d);
-    if (!in_range(d, sh.D)) continue;
-    for (int r = 0; r < sh.R; ++r) {
-      const int h = window_in_coord(p, r, sh.stride_h, sh.pad_h);
-      if (!in_range(h, sh.H)) continue;
-      for (int s = 0; s < sh.S; ++s) {
-        const int w = window_in_coord(q, s, sh.stride_w, sh.pad_w);
-        if (!in_range(w, sh.W)) continue;
-        const std::int64_t i = ndhwc_offset(n, d, h, w, c, sh.D, sh.H, sh.W, sh.C);
-        if (best_index < 0 || pool_takes(x[i], best)) {
-          best = x[i];
-          best_index = i;
-        }
-      }
-    }
-  }
+  float best;
+  const std::int64_t best_index = ref::max_pool_window(sh, x, rest / Z, z, p, q, c, best);
   y[o] = best;
   if (argmax) argmax[o] = best_index;
 }
 
 __global__ void pool_bprop_kernel(ref::MaxPool3dShape sh, const float* dy,
                                   const std::int64_t* argmax, float* dx) {
-  const int Z = sh.Z(), P = sh.P(), Q = sh.Q();
   const std::int64_t i = global_index();
   if (i >= std::int64_t(sh.N) * sh.D * sh.H * sh.W * sh.C) return;
   const int c = static_cast<int>(i % sh.C);
@@ -68,23 +48,7 @@ __global__ void pool_bprop_kernel(ref::MaxPool3dShape sh, const float* dy,
   const int h = static_cast<int>(rest % sh.H);
   rest /= sh.H;
   const int d = static_cast<int>(rest % sh.D);
-  const std::int64_t n = rest / sh.D;
-  double acc = 0.0;
-  for (int t = 0; t < sh.T; ++t) {
-    const int z = window_out_coord(d, t, sh.stride_d, sh.pad_d, Z);
-    if (z < 0) continue;
-    for (int r = 0; r < sh.R; ++r) {
-      const int p = window_out_coord(h, r, sh.stride_h, sh.pad_h, P);
-      if (p < 0) continue;
-      for (int s = 0; s < sh.S; ++s) {
-        const int q = window_out_coord(w, s, sh.stride_w, sh.pad_w, Q);
-        if (q < 0) continue;
-        const std::int64_t o = ndhwc_offset(n, z, p, q, c, Z, P, Q, sh.C);
-        if (argmax[o] == i) acc += static_cast<double>(dy[o]);
-      }
-    }
-  }
-  dx[i] = static_cast<float>(acc);
+  dx[i] = static_cast<float>(ref::max_pool_gather(sh, dy, argmax, rest / sh.D, d, h, w, c));
 }
 
 // ---- concatenation: dst[r][offset + j] = src[r * pitch + j] for one source ------------------

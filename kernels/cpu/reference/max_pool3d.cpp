@@ -41,14 +41,6 @@ void MaxPool3dShape::validate() const {
 
 using detail::require_nonnull;
 
-namespace {
-// Whether candidate v displaces the current maximum m: strictly larger, or the first NaN.
-template <typename Scalar>
-CTV_HD inline bool max_pool_takes(Scalar v, Scalar m) {
-  return v > m || (v != v && m == m);  // v != v: v is NaN
-}
-}  // namespace
-
 template <typename Scalar>
 void max_pool3d_fprop(const MaxPool3dShape& sh, const Scalar* x, Scalar* y, std::int64_t* argmax) {
   sh.validate();
@@ -59,25 +51,8 @@ void max_pool3d_fprop(const MaxPool3dShape& sh, const Scalar* x, Scalar* y, std:
       for (int p = 0; p < P; ++p)
         for (int q = 0; q < Q; ++q)
           for (int c = 0; c < sh.C; ++c) {
-            std::int64_t best_index = -1;  // validate() guarantees a real element per window
-            Scalar best = Scalar(0);
-            for (int t = 0; t < sh.T; ++t) {
-              const int d = window_in_coord(z, t, sh.stride_d, sh.pad_d);
-              if (!in_range(d, sh.D)) continue;
-              for (int r = 0; r < sh.R; ++r) {
-                const int h = window_in_coord(p, r, sh.stride_h, sh.pad_h);
-                if (!in_range(h, sh.H)) continue;
-                for (int s = 0; s < sh.S; ++s) {
-                  const int wi = window_in_coord(q, s, sh.stride_w, sh.pad_w);
-                  if (!in_range(wi, sh.W)) continue;
-                  const std::int64_t i = ndhwc_offset(n, d, h, wi, c, sh.D, sh.H, sh.W, sh.C);
-                  if (best_index < 0 || max_pool_takes(x[i], best)) {
-                    best = x[i];
-                    best_index = i;
-                  }
-                }
-              }
-            }
+            Scalar best;
+            const std::int64_t best_index = max_pool_window(sh, x, n, z, p, q, c, best);
             const std::int64_t o = ndhwc_offset(n, z, p, q, c, Z, P, Q, sh.C);
             y[o] = best;
             if (argmax) argmax[o] = best_index;
@@ -89,31 +64,13 @@ void max_pool3d_bprop(const MaxPool3dShape& sh, const Scalar* dy, const std::int
                       Scalar* dx) {
   sh.validate();
   require_nonnull("max_pool3d_bprop", dy, argmax, dx);
-  const int Z = sh.Z(), P = sh.P(), Q = sh.Q();
   for (int n = 0; n < sh.N; ++n)
     for (int d = 0; d < sh.D; ++d)
       for (int h = 0; h < sh.H; ++h)
         for (int wi = 0; wi < sh.W; ++wi)
-          for (int c = 0; c < sh.C; ++c) {
-            const std::int64_t i = ndhwc_offset(n, d, h, wi, c, sh.D, sh.H, sh.W, sh.C);
-            double acc = 0.0;
-            // The windows that contain (d, h, wi); those whose maximum it is pass dy on.
-            for (int t = 0; t < sh.T; ++t) {
-              const int z = window_out_coord(d, t, sh.stride_d, sh.pad_d, Z);
-              if (z < 0) continue;
-              for (int r = 0; r < sh.R; ++r) {
-                const int p = window_out_coord(h, r, sh.stride_h, sh.pad_h, P);
-                if (p < 0) continue;
-                for (int s = 0; s < sh.S; ++s) {
-                  const int q = window_out_coord(wi, s, sh.stride_w, sh.pad_w, Q);
-                  if (q < 0) continue;
-                  const std::int64_t o = ndhwc_offset(n, z, p, q, c, Z, P, Q, sh.C);
-                  if (argmax[o] == i) acc += static_cast<double>(dy[o]);
-                }
-              }
-            }
-            dx[i] = static_cast<Scalar>(acc);
-          }
+          for (int c = 0; c < sh.C; ++c)
+            dx[ndhwc_offset(n, d, h, wi, c, sh.D, sh.H, sh.W, sh.C)] =
+                static_cast<Scalar>(max_pool_gather(sh, dy, argmax, n, d, h, wi, c));
 }
 
 #define CTV_INSTANTIATE(Scalar)                                                         \

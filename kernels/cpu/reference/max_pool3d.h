@@ -38,6 +38,66 @@ struct MaxPool3dShape {
   std::string describe() const;
 };
 
+// One output and one input element at a time, host and device (the reference's loops and the
+// CUDA kernels, kernels/cuda/ops.h, both call these):
+// Whether candidate v displaces the current maximum m: strictly larger, or the first NaN.
+template <typename Scalar>
+CTV_HD inline bool max_pool_takes(Scalar v, Scalar m) {
+  return v > m || (v != v && m == m);  // v != v: v is NaN
+}
+// The maximum of output element (n, z, p, q, c)'s window, scanned in window order, into best;
+// returns its flat index into x. requires: sh valid (every window holds a real element).
+template <typename Scalar>
+CTV_HD inline std::int64_t max_pool_window(const MaxPool3dShape& sh, const Scalar* x,
+                                           std::int64_t n, int z, int p, int q, int c,
+                                           Scalar& best) {
+  std::int64_t best_index = -1;
+  best = Scalar(0);
+  for (int t = 0; t < sh.T; ++t) {
+    const int d = window_in_coord(z, t, sh.stride_d, sh.pad_d);
+    if (!in_range(d, sh.D)) continue;
+    for (int r = 0; r < sh.R; ++r) {
+      const int h = window_in_coord(p, r, sh.stride_h, sh.pad_h);
+      if (!in_range(h, sh.H)) continue;
+      for (int s = 0; s < sh.S; ++s) {
+        const int wi = window_in_coord(q, s, sh.stride_w, sh.pad_w);
+        if (!in_range(wi, sh.W)) continue;
+        const std::int64_t i = ndhwc_offset(n, d, h, wi, c, sh.D, sh.H, sh.W, sh.C);
+        if (best_index < 0 || max_pool_takes(x[i], best)) {
+          best = x[i];
+          best_index = i;
+        }
+      }
+    }
+  }
+  return best_index;
+}
+// dx of input element (n, d, h, wi, c): the sum in double, in window order, of dy over the
+// windows holding it whose argmax is it.
+template <typename Scalar>
+CTV_HD inline double max_pool_gather(const MaxPool3dShape& sh, const Scalar* dy,
+                                     const std::int64_t* argmax, std::int64_t n, int d, int h,
+                                     int wi, int c) {
+  const int Z = sh.Z(), P = sh.P(), Q = sh.Q();
+  const std::int64_t i = ndhwc_offset(n, d, h, wi, c, sh.D, sh.H, sh.W, sh.C);
+  double acc = 0.0;
+  for (int t = 0; t < sh.T; ++t) {
+    const int z = window_out_coord(d, t, sh.stride_d, sh.pad_d, Z);
+    if (z < 0) continue;
+    for (int r = 0; r < sh.R; ++r) {
+      const int p = window_out_coord(h, r, sh.stride_h, sh.pad_h, P);
+      if (p < 0) continue;
+      for (int s = 0; s < sh.S; ++s) {
+        const int q = window_out_coord(wi, s, sh.stride_w, sh.pad_w, Q);
+        if (q < 0) continue;
+        const std::int64_t o = ndhwc_offset(n, z, p, q, c, Z, P, Q, sh.C);
+        if (argmax[o] == i) acc += static_cast<double>(dy[o]);
+      }
+    }
+  }
+  return acc;
+}
+
 // requires: shape.validate() passes (checked: throws std::invalid_argument); x, y non-null
 //           (checked) with x_size(), y_size() elements; argmax null or y_size() elements;
 //           outputs overlap no input.
