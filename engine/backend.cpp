@@ -36,14 +36,19 @@ const BackendInfo& backend_info() {
   return info;
 }
 
+std::string cuda_unavailable_reason() {
+  const BackendInfo& info = backend_info();
+  if (!info.cuda_built) return "this ctv was built without the CUDA backend (no nvcc at build time)";
+  if (!info.gpu_found) return "no GPU: " + info.why_no_gpu;
+  return "";
+}
+
 Device select_device(std::optional<Device> requested, std::ostream& log) {
   const BackendInfo& info = backend_info();
   if (requested == Device::cpu) return Device::cpu;
   if (requested == Device::cuda) {
-    if (!info.cuda_built)
-      throw std::runtime_error("--device cuda: this ctv was built without CUDA (-DCTV_CUDA=OFF)");
-    if (!info.gpu_found)
-      throw std::runtime_error("--device cuda: no CUDA GPU found (" + info.why_no_gpu + ")");
+    if (const std::string why = cuda_unavailable_reason(); !why.empty())
+      throw std::runtime_error("--device cuda: " + why);
     return Device::cuda;
   }
   if (info.gpu_found) return Device::cuda;

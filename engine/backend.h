@@ -24,10 +24,15 @@ struct BackendInfo {
 // ensures: probes at most once per process (thread-safe); never throws.
 const BackendInfo& backend_info();
 
+// Why the GPU cannot be used: "" when it can, else "this ctv was built without the CUDA backend
+// (no nvcc at build time)" or "no GPU: <the runtime's reason>".
+std::string cuda_unavailable_reason();
+
 // Picks the device for a command. requested = nullopt means "the best available".
 // ensures: with nullopt and no GPU in a CUDA build, writes one line to `log` (once per
 //          process) saying the CPU is used and why.
-// throws std::runtime_error when cuda is requested but not built or not found.
+// throws std::runtime_error "--device cuda: <cuda_unavailable_reason()>" when cuda is requested
+//        but cannot be used.
 Device select_device(std::optional<Device> requested, std::ostream& log);
 
 }  // namespace ctv

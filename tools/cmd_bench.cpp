@@ -311,10 +311,8 @@ int run_conv(const BenchOptions& o) {
 
 // ctv bench gpu: the conv layers of the default U-Net at --grid on our CUDA kernels.
 int run_gpu(const BenchOptions& o) {
+  if (const std::string why = cuda_unavailable_reason(); !why.empty()) throw UserError(why);
   const BackendInfo& b = backend_info();
-  if (!b.cuda_built)
-    throw UserError("this ctv was built without the CUDA backend (no nvcc at build time)");
-  if (!b.gpu_found) throw UserError("no GPU: " + b.why_no_gpu);
   check_json_target(o);
   if (o.repeat < 1) throw UserError("--repeat must be at least 1");
   const bench::TimingOptions t = timing(o);

@@ -101,13 +101,7 @@ int run(const Options& o) {
   const int threads =
       o.threads > 0 ? o.threads : std::max(1, int(std::thread::hardware_concurrency()));
   kernels::fast::set_num_threads(threads);
-  if (o.device == "cuda") {
-    const BackendInfo& b = backend_info();
-    if (!b.cuda_built)
-      throw UserError("--device cuda: this ctv was built without the CUDA backend (no nvcc at "
-                      "build time); use cpu");
-    if (!b.gpu_found) throw UserError("--device cuda: no GPU: " + b.why_no_gpu);
-  }
+  if (o.device == "cuda") select_device(Device::cuda, std::cerr);  // throws why it cannot
   unet3d::LoadedWeights w = unet3d::load_weights(o.model);
   if (o.device == "cuda") {
     if (w.model.config().dtype != DType::f32)

@@ -78,13 +78,7 @@ unet3d::TrainConfig resolve_config(const Options& o, const fs::path& run_dir) {
   } catch (const std::invalid_argument& e) {
     throw UserError(e.what());
   }
-  if (c.device == "cuda") {
-    const BackendInfo& b = backend_info();
-    if (!b.cuda_built)
-      throw UserError("--device cuda: this ctv was built without the CUDA backend (no nvcc at "
-                      "build time); use cpu");
-    if (!b.gpu_found) throw UserError("--device cuda: no GPU: " + b.why_no_gpu);
-  }
+  if (c.device == "cuda") select_device(Device::cuda, std::cerr);  // throws why it cannot
   if (c.precision != "fp32")
     throw UserError("--precision " + c.precision + ": training is fp32 only in this version");
   return c;
