@@ -10,6 +10,7 @@
 
 #include "kernel_test_util.h"
 #include "kernels/cuda/conv_gemm.h"
+#include "kernels/cuda/mma_layout.h"
 
 namespace cuda_emulation {
 
@@ -65,6 +66,131 @@ inline Passes emulate(const Conv3dShape& s, const std::vector<float>& x, const s
       }
       o.dw[static_cast<std::size_t>(k * L + l)] = total;
     }
+  return o;
+}
+
+// The TF32 tensor-core GEMM of conv3d.cu (tc_gemm_kernel) block by block, warp by warp and
+// lane by lane, through mma_layout.h's functions: the shared-memory tiles filled element by
+// element (TF32-rounded), each lane's fragment registers gathered from them, each
+// mma.m16n8k8 done on the 16 x 8 and 8 x 8 matrices its lanes' registers make (the PTX layout)
+// with the products summed in double and added to the float accumulator once, and the
+// accumulators stored where the kernel stores them. The hardware's order inside one mma is
+// not specified, so this gives the kernel's bits only where every sum is exact (small
+// integers); elsewhere it is the kernel's tiling with an exact inner product.
+// a(m, l), b(l, n): the operands as floats; store(z, m, n, value).
+template <class A, class B, class Store>
+void emulate_tc_gemm(std::int64_t M, int N, std::int64_t L, std::int64_t chunk, std::int64_t parts,
+                     A a, B b, Store store) {
+  using kc::MmaCoord;
+  const int bn = kc::tc_tile_n(N), nt = bn / 8;
+  constexpr int TM = kc::kTcTileM, TL = kc::kTcTileL, ld = kc::kTcTileL + kc::kTcSmemPad;
+  std::vector<float> As(std::size_t(TM) * ld), Bs(std::size_t(bn) * ld);
+  std::vector<float> acc;  // [warp][i][j][lane][r]
+  auto at = [&](int warp, int i, int j, int lane, int r) -> float& {
+    return acc[(((std::size_t(warp) * 2 + i) * nt + j) * 32 + lane) * 4 + r];
+  };
+  for (std::int64_t z = 0; z < parts; ++z)
+    for (std::int64_t m0 = 0; m0 < M; m0 += TM)
+      for (int n0 = 0; n0 < N; n0 += bn) {
+        const std::int64_t l_begin = z * chunk, l_end = std::min(L, l_begin + chunk);
+        acc.assign(std::size_t(kc::kTcWarps) * 2 * nt * 32 * 4, 0.0f);
+        for (std::int64_t l0 = l_begin; l0 < l_end; l0 += TL) {
+          for (int e = 0; e < TM * TL; ++e) {
+            const MmaCoord f = kc::tc_fill(e);
+            const std::int64_t m = m0 + f.row, l = l0 + f.col;
+            As[std::size_t(f.row) * ld + f.col] =
+                (m < M && l < l_end) ? kc::tf32_round(a(m, l)) : 0.0f;
+          }
+          for (int e = 0; e < bn * TL; ++e) {
+            const MmaCoord f = kc::tc_fill(e);
+            const int n = n0 + f.row;
+            const std::int64_t l = l0 + f.col;
+            Bs[std::size_t(f.row) * ld + f.col] =
+                (n < N && l < l_end) ? kc::tf32_round(b(l, n)) : 0.0f;
+          }
+          for (int ks = 0; ks < TL / kc::kTcMmaK; ++ks)
+            for (int warp = 0; warp < kc::kTcWarps; ++warp)
+              for (int j = 0; j < nt; ++j)
+                for (int i = 0; i < 2; ++i) {
+                  double Am[16][8], Bm[8][8];
+                  for (int lane = 0; lane < 32; ++lane) {
+                    for (int r = 0; r < 4; ++r) {
+                      const MmaCoord s_ = kc::tc_a_smem(warp, i, ks, lane, r);
+                      const MmaCoord f = kc::mma_tf32_a(lane, r);
+                      Am[f.row][f.col] = As[std::size_t(s_.row) * ld + s_.col];
+                    }
+                    for (int r = 0; r < 2; ++r) {
+                      const MmaCoord s_ = kc::tc_b_smem(j, ks, lane, r);
+                      const MmaCoord f = kc::mma_tf32_b(lane, r);
+                      Bm[f.row][f.col] = Bs[std::size_t(s_.row) * ld + s_.col];
+                    }
+                  }
+                  for (int lane = 0; lane < 32; ++lane)
+                    for (int r = 0; r < 4; ++r) {
+                      const MmaCoord c = kc::mma_c(lane, r);
+                      double sum = at(warp, i, j, lane, r);
+                      for (int k = 0; k < kc::kTcMmaK; ++k) sum += Am[c.row][k] * Bm[k][c.col];
+                      at(warp, i, j, lane, r) = static_cast<float>(sum);
+                    }
+                }
+        }
+        for (int warp = 0; warp < kc::kTcWarps; ++warp)
+          for (int i = 0; i < 2; ++i)
+            for (int j = 0; j < nt; ++j)
+              for (int lane = 0; lane < 32; ++lane)
+                for (int r = 0; r < 4; ++r) {
+                  const MmaCoord c = kc::tc_acc(warp, i, j, lane, r);
+                  const std::int64_t m = m0 + c.row;
+                  const int n = n0 + c.col;
+                  if (m < M && n < N) store(z, m, n, at(warp, i, j, lane, r));
+                }
+      }
+}
+
+// conv3d.cu's three passes with ConvMath::tf32, through emulate_tc_gemm (dw without dbias).
+inline Passes emulate_tf32(const Conv3dShape& s, const std::vector<float>& x,
+                           const std::vector<float>& w, const std::vector<float>& bias,
+                           const std::vector<float>& dy) {
+  Passes o;
+  auto xa = [&](std::int64_t m, std::int64_t l) {
+    const std::int64_t a = kc::fprop_a_offset(s, m, l);
+    return a < 0 ? 0.0f : x[static_cast<std::size_t>(a)];
+  };
+  const std::int64_t M = kc::fprop_rows(s), L = kc::fprop_reduction(s);
+  o.y.assign(static_cast<std::size_t>(M * s.K), 0.0f);
+  emulate_tc_gemm(
+      M, s.K, L, L, 1, xa,
+      [&](std::int64_t l, int k) { return w[static_cast<std::size_t>(kc::fprop_b_offset(s, l, k))]; },
+      [&](std::int64_t, std::int64_t m, int k, float v) {
+        o.y[static_cast<std::size_t>(m * s.K + k)] = v + bias[static_cast<std::size_t>(k)];
+      });
+  const std::int64_t Md = kc::dgrad_rows(s), Ld = kc::dgrad_reduction(s);
+  o.dx.assign(static_cast<std::size_t>(Md * s.C), 0.0f);
+  emulate_tc_gemm(
+      Md, s.C, Ld, Ld, 1,
+      [&](std::int64_t m, std::int64_t l) {
+        const std::int64_t g = kc::dgrad_a_offset(s, m, l);
+        return g < 0 ? 0.0f : dy[static_cast<std::size_t>(g)];
+      },
+      [&](std::int64_t l, int c) { return w[static_cast<std::size_t>(kc::dgrad_b_offset(s, l, c))]; },
+      [&](std::int64_t, std::int64_t m, int c, float v) {
+        o.dx[static_cast<std::size_t>(m * s.C + c)] = v;
+      });
+  // wgrad: rows l, columns k, reduced over m in chunks; the partials added in chunk order.
+  const std::int64_t parts = kc::wgrad_chunks(s), count = std::int64_t(s.K) * L;
+  std::vector<float> partial(static_cast<std::size_t>(parts * count), 0.0f);
+  emulate_tc_gemm(
+      L, s.K, M, kc::kConvWgradChunkRows, parts, [&](std::int64_t l, std::int64_t m) { return xa(m, l); },
+      [&](std::int64_t m, int k) { return dy[static_cast<std::size_t>(m * s.K + k)]; },
+      [&](std::int64_t z, std::int64_t l, int k, float v) {
+        partial[static_cast<std::size_t>(z * count + k * L + l)] = v;
+      });
+  o.dw.assign(static_cast<std::size_t>(count), 0.0f);
+  for (std::int64_t i = 0; i < count; ++i) {
+    float total = 0.0f;
+    for (std::int64_t z = 0; z < parts; ++z) total += partial[static_cast<std::size_t>(z * count + i)];
+    o.dw[static_cast<std::size_t>(i)] = total;
+  }
   return o;
 }
 

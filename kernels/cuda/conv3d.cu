@@ -1,13 +1,16 @@
-// CUDA conv3d (conv3d.h): one tiled GEMM kernel, its operands read through the loaders of
-// each pass (conv_gemm.h), and the ordered reductions of wgrad's split-K partials and dbias.
+// CUDA conv3d (conv3d.h): two tiled GEMM kernels, float32 on the SIMT cores and TF32 on the
+// tensor cores (mma_layout.h), their operands read through the loaders of each pass
+// (conv_gemm.h), and the ordered reductions of wgrad's split-K partials and dbias.
 #include "kernels/cuda/conv3d.h"
 
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <stdexcept>
 #include <string>
 
 #include "kernels/cuda/conv_gemm.h"
+#include "kernels/cuda/mma_layout.h"
 #include "kernels/cuda/device_memory.h"
 #include "kernels/cuda/stream.cuh"
 #include "kernels/cuda/ops.h"
@@ -80,6 +83,99 @@ __global__ void __launch_bounds__(kConvThreads)
       const int n = n0 + tn + j;
       if (m < M && n < N) store(static_cast<int>(blockIdx.z), m, n, acc[i][j]);
     }
+}
+
+// The same GEMM on the tensor cores, TF32 operands (each rounded once, as it enters shared
+// memory) and float accumulation: a block computes kTcTileM x BN outputs (mma_layout.h says
+// which lane holds what); blockIdx.z picks the reduction range as in gemm_kernel. The zero
+// padding of partial tiles enters the sums as exact zeros. Deterministic: the same
+// instructions in the same order on every run.
+__device__ inline std::uint32_t to_tf32(float v) {
+  std::uint32_t r;
+  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(v));
+  return r;
+}
+
+__device__ inline void mma_tf32(float (&d)[4], const std::uint32_t (&a)[4],
+                                const std::uint32_t (&b)[2]) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile(
+      "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+      "{%8,%9}, {%0,%1,%2,%3};"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#else
+  __trap();  // not reached: the build's images are sm_80 and newer (CTV_CUDA_ARCHS)
+#endif
+}
+
+template <int BN, class LoadA, class LoadB, class Store>
+__global__ void __launch_bounds__(kTcThreads)
+    tc_gemm_kernel(std::int64_t M, int N, std::int64_t L, std::int64_t chunk, LoadA a, LoadB b,
+                   Store store) {
+  constexpr int NT = BN / 8;  // n8 tiles per warp
+  __shared__ std::uint32_t As[kTcTileM][kTcTileL + kTcSmemPad];
+  __shared__ std::uint32_t Bs[BN][kTcTileL + kTcSmemPad];
+  const int tid = static_cast<int>(threadIdx.x), warp = tid / 32, lane = tid % 32;
+  const std::int64_t m0 = std::int64_t(blockIdx.x) * kTcTileM;
+  const int n0 = static_cast<int>(blockIdx.y) * BN;
+  const std::int64_t l_begin = std::int64_t(blockIdx.z) * chunk;
+  const std::int64_t l_end = l_begin + chunk < L ? l_begin + chunk : L;
+  float acc[2][NT][4];
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int j = 0; j < NT; ++j)
+#pragma unroll
+      for (int r = 0; r < 4; ++r) acc[i][j][r] = 0.0f;
+  for (std::int64_t l0 = l_begin; l0 < l_end; l0 += kTcTileL) {
+    for (int e = tid; e < kTcTileM * kTcTileL; e += kTcThreads) {
+      const MmaCoord f = tc_fill(e);
+      const std::int64_t m = m0 + f.row, l = l0 + f.col;
+      As[f.row][f.col] = (m < M && l < l_end) ? to_tf32(a(m, l)) : 0u;
+    }
+    for (int e = tid; e < BN * kTcTileL; e += kTcThreads) {
+      const MmaCoord f = tc_fill(e);
+      const int n = n0 + f.row;
+      const std::int64_t l = l0 + f.col;
+      Bs[f.row][f.col] = (n < N && l < l_end) ? to_tf32(b(l, n)) : 0u;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int ks = 0; ks < kTcTileL / kTcMmaK; ++ks) {
+      std::uint32_t af[2][4];
+#pragma unroll
+      for (int i = 0; i < 2; ++i)
+#pragma unroll
+        for (int r = 0; r < 4; ++r) {
+          const MmaCoord c = tc_a_smem(warp, i, ks, lane, r);
+          af[i][r] = As[c.row][c.col];
+        }
+#pragma unroll
+      for (int j = 0; j < NT; ++j) {
+        std::uint32_t bf[2];
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          const MmaCoord c = tc_b_smem(j, ks, lane, r);
+          bf[r] = Bs[c.row][c.col];
+        }
+#pragma unroll
+        for (int i = 0; i < 2; ++i) mma_tf32(acc[i][j], af[i], bf);
+      }
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (int i = 0; i < 2; ++i)
+#pragma unroll
+    for (int j = 0; j < NT; ++j)
+#pragma unroll
+      for (int r = 0; r < 4; ++r) {
+        const MmaCoord c = tc_acc(warp, i, j, lane, r);
+        const std::int64_t m = m0 + c.row;
+        const int n = n0 + c.col;
+        if (m < M && n < N) store(static_cast<int>(blockIdx.z), m, n, acc[i][j][r]);
+      }
 }
 
 // y[m][k] += bias[k] for the rows m of y (rows x K).
@@ -167,30 +263,75 @@ struct PartialStore {
   }
 };
 
-dim3 gemm_grid(std::int64_t M, int N, std::int64_t parts) {
-  return dim3(static_cast<unsigned>((M + TM - 1) / TM), static_cast<unsigned>((N + TN - 1) / TN),
-              static_cast<unsigned>(parts));
+// wgrad on the tensor cores is the transposed GEMM, rows l and columns k (K fits the column
+// tile), reduced over the output pixels m.
+struct WgradTcA {
+  FpropA x;
+  __device__ float operator()(std::int64_t l, std::int64_t m) const { return x(m, l); }
+};
+struct DyRows {
+  int K;
+  const float* dy;
+  __device__ float operator()(std::int64_t m, int k) const { return dy[m * K + k]; }
+};
+struct TransposedPartialStore {
+  std::int64_t count;  // K * L
+  std::int64_t L;
+  float* partial;
+  __device__ void operator()(int z, std::int64_t l, int k, float v) const {
+    partial[z * count + k * L + l] = v;
+  }
+};
+
+std::atomic<ConvMath> g_conv_math{ConvMath::fp32};
+
+// C = A B over M rows, N columns and the reduction [0, L) in `parts` ranges of `chunk`, on the
+// kernel of `math`.
+template <class LoadA, class LoadB, class Store>
+void run_gemm(ConvMath math, std::int64_t M, int N, std::int64_t L, std::int64_t chunk,
+              std::int64_t parts, LoadA a, LoadB b, Store store, const char* what) {
+  if (parts > 65535)
+    throw std::invalid_argument(std::string(what) + ": " + std::to_string(parts) +
+                                " split-K parts, more than a grid's 65535");
+  const cudaStream_t st = compute_stream();
+  if (math == ConvMath::tf32) {
+    const int bn = tc_tile_n(N);
+    const dim3 grid(static_cast<unsigned>((M + kTcTileM - 1) / kTcTileM),
+                    static_cast<unsigned>((N + bn - 1) / bn), static_cast<unsigned>(parts));
+    if (bn == 16)
+      tc_gemm_kernel<16><<<grid, kTcThreads, 0, st>>>(M, N, L, chunk, a, b, store);
+    else if (bn == 32)
+      tc_gemm_kernel<32><<<grid, kTcThreads, 0, st>>>(M, N, L, chunk, a, b, store);
+    else
+      tc_gemm_kernel<64><<<grid, kTcThreads, 0, st>>>(M, N, L, chunk, a, b, store);
+  } else {
+    const dim3 grid(static_cast<unsigned>((M + TM - 1) / TM),
+                    static_cast<unsigned>((N + TN - 1) / TN), static_cast<unsigned>(parts));
+    gemm_kernel<<<grid, kConvThreads, 0, st>>>(M, N, L, chunk, a, b, store);
+  }
+  check_launch(what);
 }
 
 }  // namespace
+
+void set_conv_math(ConvMath math) { g_conv_math.store(math); }
+ConvMath conv_math() { return g_conv_math.load(); }
 
 void conv3d_fprop(const Conv3dShape& s, const float* x, const float* w, const float* bias,
                   float* y) {
   s.validate();
   require_device("conv3d_fprop (CUDA)", x, w, y);
   const std::int64_t M = fprop_rows(s), L = fprop_reduction(s);
-  gemm_kernel<<<gemm_grid(M, s.K, 1), kConvThreads, 0, compute_stream()>>>(M, s.K, L, L, FpropA{s, x}, FpropB{s, w},
-                                                      FpropStore{s.K, bias, y});
-  check_launch("conv3d_fprop (CUDA)");
+  run_gemm(conv_math(), M, s.K, L, L, 1, FpropA{s, x}, FpropB{s, w}, FpropStore{s.K, bias, y},
+           "conv3d_fprop (CUDA)");
 }
 
 void conv3d_dgrad(const Conv3dShape& s, const float* dy, const float* w, float* dx) {
   s.validate();
   require_device("conv3d_dgrad (CUDA)", dy, w, dx);
   const std::int64_t M = dgrad_rows(s), L = dgrad_reduction(s);
-  gemm_kernel<<<gemm_grid(M, s.C, 1), kConvThreads, 0, compute_stream()>>>(M, s.C, L, L, DgradA{s, dy}, DgradB{s, w},
-                                                      RowStore{s.C, dx});
-  check_launch("conv3d_dgrad (CUDA)");
+  run_gemm(conv_math(), M, s.C, L, L, 1, DgradA{s, dy}, DgradB{s, w}, RowStore{s.C, dx},
+           "conv3d_dgrad (CUDA)");
 }
 
 void conv3d_wgrad(const Conv3dShape& s, const float* x, const float* dy, float* dw,
@@ -200,10 +341,13 @@ void conv3d_wgrad(const Conv3dShape& s, const float* x, const float* dy, float* 
   const std::int64_t M = fprop_rows(s), L = fprop_reduction(s), parts = wgrad_chunks(s);
   const std::int64_t count = std::int64_t(s.K) * L;
   const DeviceScratch<float> partial(static_cast<std::size_t>(parts * count));
-  gemm_kernel<<<gemm_grid(s.K, static_cast<int>(L), parts), kConvThreads, 0, compute_stream()>>>(
-      s.K, static_cast<int>(L), M, kConvWgradChunkRows, WgradA{s.K, dy}, FpropA{s, x},
-      PartialStore{count, L, partial.p});
-  check_launch("conv3d_wgrad (CUDA)");
+  if (conv_math() == ConvMath::tf32)
+    run_gemm(ConvMath::tf32, L, s.K, M, kConvWgradChunkRows, parts, WgradTcA{FpropA{s, x}},
+             DyRows{s.K, dy}, TransposedPartialStore{count, L, partial.p}, "conv3d_wgrad (CUDA)");
+  else
+    run_gemm(ConvMath::fp32, s.K, static_cast<int>(L), M, kConvWgradChunkRows, parts,
+             WgradA{s.K, dy}, FpropA{s, x}, PartialStore{count, L, partial.p},
+             "conv3d_wgrad (CUDA)");
   sum_parts_kernel<<<blocks_for(count), kBlock, 0, compute_stream()>>>(partial.p, parts, count,
                                                                         dw);
   check_launch("conv3d_wgrad (CUDA): partial sums");

@@ -12,13 +12,22 @@
 // device_memory.h.
 //
 // Status: compiles; run on a GPU against the CPU reference only by ctv_gpu_tests
-// (bench/gpu_check.sh). A tiled SIMT GEMM (64 x 64 outputs per block, 4 x 4 per thread), the
-// first correct version, not yet a fast one.
+// (bench/gpu_check.sh). Two tiled GEMM kernels, by conv_math(): float32 on the SIMT cores
+// (64 x 64 outputs per block, 4 x 4 per thread; the sums above) and TF32 on the tensor cores
+// (mma.sync m16n8k8, kernels/cuda/mma_layout.h: operands rounded to TF32 as cvt.rna does,
+// float accumulation in the instruction's own order; wgrad with the same split-K chunks added
+// in chunk order, dbias in float32 as above). First correct versions, not yet fast ones.
 #pragma once
 #include "kernels/cpu/reference/conv3d.h"
 #include "kernels/cpu/reference/conv_transpose3d.h"
 
 namespace ctv::kernels::cuda {
+
+// The arithmetic of every conv3d and conv_transpose3d call that follows, process-wide:
+// fp32 (the default) or tf32 (tensor cores; SPEC's --precision tf32).
+enum class ConvMath { fp32, tf32 };
+void set_conv_math(ConvMath math);
+ConvMath conv_math();
 
 // requires: s.validate() passes (checked: std::invalid_argument); non-null device pointers with
 //           x_size(), w_size(), y_size() floats; bias null or K floats.
