@@ -115,6 +115,27 @@ else
   row "ctv bench gpu" "not run: no GPU found"
 fi
 
+echo "== the conv layers in TF32 on the tensor cores: ours, then cuDNN with TF32 on"
+if "$build/ctv" --version 2>/dev/null | grep -q "^GPU found: yes"; then
+  if timeout 60 "$build/ctv" bench gpu --precision tf32 --cases conv --json "$logs/bench-gpu-tf32.json" \
+      --force >"$logs/bench-gpu-tf32.txt" 2>&1; then
+    cat "$logs/bench-gpu-tf32.txt"
+    row "ctv bench gpu --precision tf32" "ran ($(grep -c '/' "$logs/bench-gpu-tf32.txt") rows)"
+    here=$(dirname "${BASH_SOURCE[0]}")
+    if timeout 60 python3 "$here/torch_gpu.py" --ours "$logs/bench-gpu-tf32.json" \
+        --json "$logs/torch-gpu-tf32.json" >"$logs/torch-gpu-tf32.txt" 2>&1; then
+      grep '^|' "$logs/torch-gpu-tf32.txt" | tee "$logs/ratios-tf32.md"
+      row "cuDNN TF32 beside ours" "see ratios-tf32.md"
+    else
+      row "cuDNN TF32 beside ours" "FAILED or timed out: see torch-gpu-tf32.txt"
+    fi
+  else
+    row "ctv bench gpu --precision tf32" "FAILED or timed out: see bench-gpu-tf32.txt"
+  fi
+else
+  row "ctv bench gpu --precision tf32" "not run: no GPU found"
+fi
+
 echo
 echo "== summary"
 cat "$table"

@@ -6,7 +6,8 @@ PyTorch on the GPU as its users run it: the U-Net's inference (eval, inference_m
 training step (AM-GM loss, backward, Adam, zero_grad) with bench/torch_cpu.py's network and
 inputs moved to the GPU, with its peak allocated memory, and each conv op: channels_last_3d tensors and weights,
 float32 with TF32 off (torch.backends.cudnn.allow_tf32 = False and
-torch.backends.cuda.matmul.allow_tf32 = False: the same precision as ours),
+torch.backends.cuda.matmul.allow_tf32 = False: the same precision as ours), or with
+--precision tf32 both on and ours on its TF32 tensor-core kernels,
 torch.backends.cudnn.benchmark = True (cuDNN picks its fastest algorithm, after the warm-up),
 F.conv3d / F.conv_transpose3d for fprop and aten.convolution_backward with one output
 requested for dgrad and wgrad; device time from CUDA events, median of --repeat runs.
@@ -16,7 +17,7 @@ case | shape | ours ms | PyTorch / cuDNN ms | ours / theirs. A benchmark, never 
 only here (on the GPU machine, its own Python; bench/gpu_check.sh runs this).
 
 usage: bench/torch_gpu.py [--ctv build/ctv] [--ours REPORT.json] [--repeat 5] [--warmup 2]
-                          [--grid X,Y,Z] [--json OUT.json]
+                          [--grid X,Y,Z] [--precision fp32|tf32] [--json OUT.json]
 """
 import argparse
 import json
@@ -36,6 +37,8 @@ def parse_args():
     a.add_argument("--repeat", type=int, default=5)
     a.add_argument("--warmup", type=int, default=2)
     a.add_argument("--grid", default="416,288,128")
+    a.add_argument("--precision", choices=["fp32", "tf32"], default=None,
+                   help="convolution arithmetic of both sides (default fp32, or --ours's)")
     a.add_argument("--json", default=None, help="write cuDNN's figures and the ratios here")
     return a.parse_args()
 
@@ -49,7 +52,8 @@ def run_ours(args):
     with tempfile.TemporaryDirectory() as d:
         out = os.path.join(d, "ours.json")
         subprocess.run([ctv, "bench", "gpu", "--json", out, "--repeat", str(args.repeat),
-                        "--warmup", str(args.warmup), "--grid", args.grid], check=True)
+                        "--warmup", str(args.warmup), "--grid", args.grid,
+                        "--precision", args.precision or "fp32"], check=True)
         with open(out) as f:
             return json.load(f)
 
@@ -76,13 +80,18 @@ def main():
         sys.exit("torch_gpu.py: PyTorch is not installed here")
     if not torch.cuda.is_available():
         sys.exit("torch_gpu.py: PyTorch sees no GPU")
-    torch.backends.cudnn.benchmark = True
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
     ours = run_ours(args)
+    precision = ours["settings"].get("precision", "fp32")
+    if args.precision and args.precision != precision:
+        sys.exit(f"torch_gpu.py: --precision {args.precision}, but {args.ours} was measured in "
+                 f"{precision}")
+    tf32 = precision == "tf32"
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cudnn.allow_tf32 = tf32
+    torch.backends.cuda.matmul.allow_tf32 = tf32
     print(f"PyTorch {torch.__version__} | CUDA {torch.version.cuda} | cuDNN "
           f"{torch.backends.cudnn.version()} | {torch.cuda.get_device_name(0)} | channels_last_3d "
-          f"| float32, TF32 off | cudnn.benchmark on")
+          f"| float32, TF32 {'on' if tf32 else 'off'} | cudnn.benchmark on")
     rows = []
     cl = torch.channels_last_3d
     settings = ours["settings"]
@@ -127,7 +136,7 @@ def main():
                        "peer": {"torch": torch.__version__, "cuda": torch.version.cuda,
                                 "cudnn": torch.backends.cudnn.version(),
                                 "device": torch.cuda.get_device_name(0),
-                                "memory_format": "channels_last_3d", "tf32": False,
+                                "memory_format": "channels_last_3d", "tf32": tf32,
                                 "cudnn_benchmark": True, "repeat": args.repeat,
                                 "warmup": args.warmup},
                        "ours": ours, "rows": rows}, f, indent=2)

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #ifdef CTV_HAVE_CUDA
+#include "kernels/cuda/conv3d.h"
 #include "kernels/cuda/device_query.h"
 #endif
 
@@ -58,6 +59,20 @@ Device select_device(std::optional<Device> requested, std::ostream& log) {
       log << "ctv: no CUDA GPU found (" << info.why_no_gpu << "); using the CPU\n";
     });
   return Device::cpu;
+}
+
+void select_precision(Device device, const std::string& precision) {
+  auto refuse = [&](const std::string& why) {
+    throw std::runtime_error("--precision " + precision + ": " + why);
+  };
+  if (precision == "bf16") refuse("not in this version (fp32, or tf32 with --device cuda)");
+  if (precision != "fp32" && precision != "tf32") refuse("not fp32, tf32 or bf16");
+  if (precision == "tf32" && device != Device::cuda)
+    refuse("TF32 runs on the GPU's tensor cores only: add --device cuda, or use fp32");
+#ifdef CTV_HAVE_CUDA
+  kernels::cuda::set_conv_math(precision == "tf32" ? kernels::cuda::ConvMath::tf32
+                                                   : kernels::cuda::ConvMath::fp32);
+#endif
 }
 
 }  // namespace ctv

@@ -35,4 +35,11 @@ std::string cuda_unavailable_reason();
 //        but cannot be used.
 Device select_device(std::optional<Device> requested, std::ostream& log);
 
+// The arithmetic of the convolutions (SPEC's --precision): fp32 everywhere; tf32 (operands
+// rounded to 10 mantissa bits, float accumulation) on the CUDA tensor cores only.
+// ensures: every convolution on `device` that follows, process-wide, uses `precision`.
+// throws std::runtime_error "--precision <p>: <why>" for anything else: tf32 on the CPU, bf16
+//        (not in this version), an unknown name.
+void select_precision(Device device, const std::string& precision);
+
 }  // namespace ctv

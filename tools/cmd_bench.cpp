@@ -51,6 +51,7 @@ struct BenchOptions {
   std::string layer_grid;  // empty: the inference grid
   // gpu
   std::string gpu_cases = "infer,step,conv";
+  std::string precision = "fp32";
   // conv
   std::string shape;
   std::string ops = "fprop,dgrad,wgrad";
@@ -316,6 +317,7 @@ int run_gpu(const BenchOptions& o) {
   check_json_target(o);
   if (o.repeat < 1) throw UserError("--repeat must be at least 1");
   const bench::TimingOptions t = timing(o);
+  select_precision(Device::cuda, o.precision);
   const unet3d::UNetConfig config;
   const Grid grid = parse_grid(o.grid, "--grid", config);
   const std::vector<bench::ConvCase> all_layers = bench::unet_conv_cases(config, grid);
@@ -350,11 +352,13 @@ int run_gpu(const BenchOptions& o) {
     for (bench::Record& r : bench::bench_conv_gpu(l, ops, t)) records.push_back(std::move(r));
     bar.update(++done, l.name);
   }
+  const bool tf32 = o.precision == "tf32";
+  const char* kernels = tf32 ? "tensor-core TF32 implicit GEMM" : "SIMT implicit GEMM";
   char line[512];
   std::snprintf(line, sizeof line,
-                "ctv bench gpu | %s (sm_%d) | fp32 NDHWC/KTRSC | our CUDA kernels (SIMT implicit "
-                "GEMM) | grid %s\n",
-                b.gpu_name.c_str(), b.compute_capability, grid.text().c_str());
+                "ctv bench gpu | %s (sm_%d) | %s NDHWC/KTRSC | our CUDA kernels (%s) | grid %s\n",
+                b.gpu_name.c_str(), b.compute_capability, o.precision.c_str(), kernels,
+                grid.text().c_str());
   std::cout << line;
   std::snprintf(line, sizeof line, "%-22s %-44s %10s %9s %9s\n", "case", "shape (NDHWC)", "median ms",
                 "GFLOP", "TFLOP/s");
@@ -376,7 +380,7 @@ int run_gpu(const BenchOptions& o) {
                     {"layers", r.layers},
                     {"op", r.op},
                     {"shape", r.shape},
-                    {"precision", "fp32"},
+                    {"precision", o.precision},
                     {"warmup", r.warmup},
                     {"repeats", r.ms.size()},
                     {"times_ms", r.ms},
@@ -403,9 +407,10 @@ int run_gpu(const BenchOptions& o) {
          {{"grid_xyz", std::vector<int>{grid.x, grid.y, grid.z}},
           {"repeat", o.repeat},
           {"warmup", o.warmup},
-          {"precision", "fp32"},
+          {"precision", o.precision},
           {"layout", "activations NDHWC, conv weights KTRSC, transposed-conv weights CTRSK"},
-          {"kernels", "kernels/cuda/conv3d.h (SIMT implicit GEMM, deterministic split-K wgrad)"},
+          {"kernels", std::string("kernels/cuda/conv3d.h (") + kernels +
+                          ", deterministic split-K wgrad)"},
           {"timing", "CUDA events around each call, device time"},
           {"network", network_json(config)},
           {"adam", adam_json()},
@@ -470,7 +475,8 @@ Command add_bench(CLI::App& root) {
   CLI::App* gpu = app->add_subcommand(
       "gpu",
       "Time the U-Net's inference and training step and every distinct conv layer (fprop, "
-      "dgrad, wgrad) on the GPU, float32, batch 1, at --grid. Peer: bench/torch_gpu.py "
+      "dgrad, wgrad) on the GPU, float32 (or TF32 convolutions), batch 1, at --grid. Peer: "
+      "bench/torch_gpu.py "
       "(PyTorch with cuDNN)");
   gpu->add_option("--json", o->json, "Also write the report as JSON (bench/README.md)");
   gpu->add_flag("--force", o->force, "Replace an existing --json file (and its sidecar)");
@@ -478,6 +484,9 @@ Command add_bench(CLI::App& root) {
   gpu->add_option("--warmup", o->warmup, "Untimed runs before them (default 1)");
   gpu->add_option("--ops", o->ops, "Conv ops to time: any of fprop,dgrad,wgrad (default all)");
   gpu->add_option("--grid", o->grid, "Grid X,Y,Z in voxels (default 416,288,128)");
+  gpu->add_option("--precision", o->precision,
+                  "Convolution arithmetic: fp32 (default) or tf32 (tensor cores)")
+      ->check(CLI::IsMember({"fp32", "tf32"}));
   gpu->add_option("--cases", o->gpu_cases,
                   "Comma list of infer, step (the whole network through the engine on the GPU), "
                   "conv (every layer) or layer names such as enc.0.conv2 (default "

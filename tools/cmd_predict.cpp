@@ -40,7 +40,7 @@ struct Options {
   std::string model, ct, igtv, out, cohort, name = "model", split = "all";
   bool no_igtv_union = false, prob_map = false, force = false;
   int threads = 0;
-  std::string device = "cpu";
+  std::string device = "cpu", precision = "fp32";
 };
 
 // One prediction to make: inputs and outputs.
@@ -102,6 +102,7 @@ int run(const Options& o) {
       o.threads > 0 ? o.threads : std::max(1, int(std::thread::hardware_concurrency()));
   kernels::fast::set_num_threads(threads);
   if (o.device == "cuda") select_device(Device::cuda, std::cerr);  // throws why it cannot
+  select_precision(o.device == "cuda" ? Device::cuda : Device::cpu, o.precision);
   unet3d::LoadedWeights w = unet3d::load_weights(o.model);
   if (o.device == "cuda") {
     if (w.model.config().dtype != DType::f32)
@@ -113,7 +114,8 @@ int run(const Options& o) {
             << ", sha256 " << w.checksum.substr(0, 12) << "...), grid " << g[0] << " x " << g[1]
             << " x " << g[2] << " at " << w.preprocessing.spacing[0] << " x "
             << w.preprocessing.spacing[1] << " x " << w.preprocessing.spacing[2] << " mm, "
-            << threads << " thread" << (threads == 1 ? "" : "s") << "; " << jobs.size()
+            << threads << " thread" << (threads == 1 ? "" : "s") << ", " << o.device << " "
+            << o.precision << "; " << jobs.size()
             << " patient" << (jobs.size() == 1 ? "" : "s") << "\n";
 
   unet3d::PredictSettings settings;
@@ -191,6 +193,9 @@ Command add_predict(CLI::App& root) {
   app->add_flag("--force", o.force, "Replace existing outputs (and their sidecars)");
   app->add_option("--device", o.device, "cpu (default) or cuda")
       ->check(CLI::IsMember({"cpu", "cuda"}));
+  app->add_option("--precision", o.precision,
+                  "Convolution arithmetic: fp32 (default), or tf32 (tensor cores; --device cuda)")
+      ->capture_default_str();
   return {app, [] { return run(o); }};
 }
 

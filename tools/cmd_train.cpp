@@ -79,8 +79,7 @@ unet3d::TrainConfig resolve_config(const Options& o, const fs::path& run_dir) {
     throw UserError(e.what());
   }
   if (c.device == "cuda") select_device(Device::cuda, std::cerr);  // throws why it cannot
-  if (c.precision != "fp32")
-    throw UserError("--precision " + c.precision + ": training is fp32 only in this version");
+  select_precision(c.device == "cuda" ? Device::cuda : Device::cpu, c.precision);
   return c;
 }
 
@@ -180,7 +179,8 @@ Command add_train(CLI::App& root) {
   app->add_flag("--force", o.force, "Start again in a run folder that holds a run");
   app->add_option("--init", o.init, "Start from these weights (fine-tuning)");
   app->add_option("--device", o.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
-  app->add_option("--precision", o.precision, "fp32, tf32 or bf16")
+  app->add_option("--precision", o.precision,
+                  "Convolution arithmetic: fp32, or tf32 (tensor cores; --device cuda); bf16 not yet")
       ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
   app->add_option("--threads", o.threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 1024));
   app->add_option("--levels", o.levels, "U-Net levels")->check(CLI::Range(1, 12));
