@@ -20,6 +20,7 @@ namespace ctv::kernels::cuda {
 namespace {
 
 constexpr int TM = kConvTileM, TN = kConvTileN, TL = kConvTileL;
+constexpr std::int64_t kMaxGridZ = 65535;  // gridDim.z (and y) limit
 static_assert(kConvThreads == (TM / 4) * (TN / 4), "one 4 x 4 sub-tile per thread");
 
 void require_device(const char* fn, const void* a, const void* b, const void* c) {
@@ -27,18 +28,19 @@ void require_device(const char* fn, const void* a, const void* b, const void* c)
 }
 
 // C[m][n] for m < M, n < N = sum over the reduction indices l in [l_begin, l_end) of
-// a(m, l) * b(l, n), in ascending l, one fused multiply-add per term; blockIdx.z picks the
-// range [z * chunk, min(L, (z + 1) * chunk)) and store(z, m, n, value) writes the result.
+// a(m, l) * b(l, n), in ascending l, one fused multiply-add per term; z = z0 + blockIdx.z picks
+// the range [z * chunk, min(L, (z + 1) * chunk)) and store(z, m, n, value) writes the result.
 template <class LoadA, class LoadB, class Store>
 __global__ void __launch_bounds__(kConvThreads)
-    gemm_kernel(std::int64_t M, int N, std::int64_t L, std::int64_t chunk, LoadA a, LoadB b,
-                Store store) {
+    gemm_kernel(std::int64_t M, int N, std::int64_t L, std::int64_t chunk, std::int64_t z0,
+                LoadA a, LoadB b, Store store) {
   __shared__ float As[TL][TM + 4];  // As[l][m]
   __shared__ float Bs[TL][TN + 4];  // Bs[l][n]
   const int tid = static_cast<int>(threadIdx.x);
   const std::int64_t m0 = std::int64_t(blockIdx.x) * TM;
   const int n0 = static_cast<int>(blockIdx.y) * TN;
-  const std::int64_t l_begin = std::int64_t(blockIdx.z) * chunk;
+  const std::int64_t z = z0 + blockIdx.z;
+  const std::int64_t l_begin = z * chunk;
   const std::int64_t l_end = l_begin + chunk < L ? l_begin + chunk : L;
   const int tm = (tid / (TN / 4)) * 4, tn = (tid % (TN / 4)) * 4;
   float acc[4][4];
@@ -81,13 +83,13 @@ __global__ void __launch_bounds__(kConvThreads)
     for (int j = 0; j < 4; ++j) {
       const std::int64_t m = m0 + tm + i;
       const int n = n0 + tn + j;
-      if (m < M && n < N) store(static_cast<int>(blockIdx.z), m, n, acc[i][j]);
+      if (m < M && n < N) store(z, m, n, acc[i][j]);
     }
 }
 
 // The same GEMM on the tensor cores, TF32 operands (each rounded once, as it enters shared
 // memory) and float accumulation: a block computes kTcTileM x BN outputs (mma_layout.h says
-// which lane holds what); blockIdx.z picks the reduction range as in gemm_kernel. The zero
+// which lane holds what); z picks the reduction range as in gemm_kernel. The zero
 // padding of partial tiles enters the sums as exact zeros. Deterministic: the same
 // instructions in the same order on every run.
 __device__ inline std::uint32_t to_tf32(float v) {
@@ -111,15 +113,16 @@ __device__ inline void mma_tf32(float (&d)[4], const std::uint32_t (&a)[4],
 
 template <int BN, class LoadA, class LoadB, class Store>
 __global__ void __launch_bounds__(kTcThreads)
-    tc_gemm_kernel(std::int64_t M, int N, std::int64_t L, std::int64_t chunk, LoadA a, LoadB b,
-                   Store store) {
+    tc_gemm_kernel(std::int64_t M, int N, std::int64_t L, std::int64_t chunk, std::int64_t z0,
+                   LoadA a, LoadB b, Store store) {
   constexpr int NT = BN / 8;  // n8 tiles per warp
   __shared__ std::uint32_t As[kTcTileM][kTcTileL + kTcSmemPad];
   __shared__ std::uint32_t Bs[BN][kTcTileL + kTcSmemPad];
   const int tid = static_cast<int>(threadIdx.x), warp = tid / 32, lane = tid % 32;
   const std::int64_t m0 = std::int64_t(blockIdx.x) * kTcTileM;
   const int n0 = static_cast<int>(blockIdx.y) * BN;
-  const std::int64_t l_begin = std::int64_t(blockIdx.z) * chunk;
+  const std::int64_t z = z0 + blockIdx.z;
+  const std::int64_t l_begin = z * chunk;
   const std::int64_t l_end = l_begin + chunk < L ? l_begin + chunk : L;
   float acc[2][NT][4];
 #pragma unroll
@@ -174,7 +177,7 @@ __global__ void __launch_bounds__(kTcThreads)
         const MmaCoord c = tc_acc(warp, i, j, lane, r);
         const std::int64_t m = m0 + c.row;
         const int n = n0 + c.col;
-        if (m < M && n < N) store(static_cast<int>(blockIdx.z), m, n, acc[i][j][r]);
+        if (m < M && n < N) store(z, m, n, acc[i][j][r]);
       }
 }
 
@@ -194,12 +197,13 @@ __global__ void sum_parts_kernel(const float* partial, std::int64_t parts, std::
   out[i] = total;
 }
 
-// partial[z][k] = sum over the rows m of chunk z of dy[m][k], in row order.
+// partial[z][k] = sum over the rows m of chunk z of dy[m][k], in row order; z = blockIdx.x
+// (x has no 65535 limit).
 __global__ void bias_parts_kernel(const float* dy, std::int64_t M, int K, std::int64_t rows,
                                   float* partial) {
-  const int k = static_cast<int>(blockIdx.x) * blockDim.x + static_cast<int>(threadIdx.x);
+  const int k = static_cast<int>(blockIdx.y) * blockDim.x + static_cast<int>(threadIdx.x);
   if (k >= K) return;
-  const std::int64_t z = blockIdx.y;
+  const std::int64_t z = blockIdx.x;
   const std::int64_t m1 = (z + 1) * rows < M ? (z + 1) * rows : M;
   float s = 0.0f;
   for (std::int64_t m = z * rows; m < m1; ++m) s += dy[m * K + k];
@@ -223,7 +227,7 @@ struct FpropStore {
   int K;
   const float* bias;
   float* y;
-  __device__ void operator()(int, std::int64_t m, int k, float v) const {
+  __device__ void operator()(std::int64_t, std::int64_t m, int k, float v) const {
     y[m * K + k] = bias ? v + bias[k] : v;
   }
 };
@@ -244,7 +248,9 @@ struct DgradB {
 struct RowStore {
   int cols;
   float* out;
-  __device__ void operator()(int, std::int64_t m, int n, float v) const { out[m * cols + n] = v; }
+  __device__ void operator()(std::int64_t, std::int64_t m, int n, float v) const {
+    out[m * cols + n] = v;
+  }
 };
 
 // wgrad as a GEMM: rows k, columns l, reduction over the output pixels m; its B operand is
@@ -258,7 +264,7 @@ struct PartialStore {
   std::int64_t count;  // K * L
   std::int64_t L;
   float* partial;
-  __device__ void operator()(int z, std::int64_t k, int l, float v) const {
+  __device__ void operator()(std::int64_t z, std::int64_t k, int l, float v) const {
     partial[z * count + k * L + l] = v;
   }
 };
@@ -278,7 +284,7 @@ struct TransposedPartialStore {
   std::int64_t count;  // K * L
   std::int64_t L;
   float* partial;
-  __device__ void operator()(int z, std::int64_t l, int k, float v) const {
+  __device__ void operator()(std::int64_t z, std::int64_t l, int k, float v) const {
     partial[z * count + k * L + l] = v;
   }
 };
@@ -286,30 +292,31 @@ struct TransposedPartialStore {
 std::atomic<ConvMath> g_conv_math{ConvMath::fp32};
 
 // C = A B over M rows, N columns and the reduction [0, L) in `parts` ranges of `chunk`, on the
-// kernel of `math`.
+// kernel of `math`. M / 64 or M / 128 blocks along x (up to 2^31 - 1), N / 64 or fewer along y.
 template <class LoadA, class LoadB, class Store>
 void run_gemm(ConvMath math, std::int64_t M, int N, std::int64_t L, std::int64_t chunk,
               std::int64_t parts, LoadA a, LoadB b, Store store, const char* what) {
-  if (parts > 65535)
-    throw std::invalid_argument(std::string(what) + ": " + std::to_string(parts) +
-                                " split-K parts, more than a grid's 65535");
   const cudaStream_t st = compute_stream();
-  if (math == ConvMath::tf32) {
-    const int bn = tc_tile_n(N);
-    const dim3 grid(static_cast<unsigned>((M + kTcTileM - 1) / kTcTileM),
-                    static_cast<unsigned>((N + bn - 1) / bn), static_cast<unsigned>(parts));
-    if (bn == 16)
-      tc_gemm_kernel<16><<<grid, kTcThreads, 0, st>>>(M, N, L, chunk, a, b, store);
-    else if (bn == 32)
-      tc_gemm_kernel<32><<<grid, kTcThreads, 0, st>>>(M, N, L, chunk, a, b, store);
-    else
-      tc_gemm_kernel<64><<<grid, kTcThreads, 0, st>>>(M, N, L, chunk, a, b, store);
-  } else {
-    const dim3 grid(static_cast<unsigned>((M + TM - 1) / TM),
-                    static_cast<unsigned>((N + TN - 1) / TN), static_cast<unsigned>(parts));
-    gemm_kernel<<<grid, kConvThreads, 0, st>>>(M, N, L, chunk, a, b, store);
+  // The reduction ranges in launches of at most 65535 (the grid's z limit), z0 the first.
+  for (std::int64_t z0 = 0; z0 < parts; z0 += kMaxGridZ) {
+    const unsigned nz = static_cast<unsigned>(parts - z0 < kMaxGridZ ? parts - z0 : kMaxGridZ);
+    if (math == ConvMath::tf32) {
+      const int bn = tc_tile_n(N);
+      const dim3 grid(static_cast<unsigned>((M + kTcTileM - 1) / kTcTileM),
+                      static_cast<unsigned>((N + bn - 1) / bn), nz);
+      if (bn == 16)
+        tc_gemm_kernel<16><<<grid, kTcThreads, 0, st>>>(M, N, L, chunk, z0, a, b, store);
+      else if (bn == 32)
+        tc_gemm_kernel<32><<<grid, kTcThreads, 0, st>>>(M, N, L, chunk, z0, a, b, store);
+      else
+        tc_gemm_kernel<64><<<grid, kTcThreads, 0, st>>>(M, N, L, chunk, z0, a, b, store);
+    } else {
+      const dim3 grid(static_cast<unsigned>((M + TM - 1) / TM),
+                      static_cast<unsigned>((N + TN - 1) / TN), nz);
+      gemm_kernel<<<grid, kConvThreads, 0, st>>>(M, N, L, chunk, z0, a, b, store);
+    }
+    check_launch(what);
   }
-  check_launch(what);
 }
 
 }  // namespace
@@ -353,8 +360,8 @@ void conv3d_wgrad(const Conv3dShape& s, const float* x, const float* dy, float* 
   check_launch("conv3d_wgrad (CUDA): partial sums");
   if (dbias) {
     const DeviceScratch<float> bias_partial(static_cast<std::size_t>(parts * s.K));
-    bias_parts_kernel<<<dim3(static_cast<unsigned>((s.K + 127) / 128),
-                             static_cast<unsigned>(parts)),
+    bias_parts_kernel<<<dim3(static_cast<unsigned>(parts),
+                             static_cast<unsigned>((s.K + 127) / 128)),
                         128, 0, compute_stream()>>>(dy, M, s.K, kConvWgradChunkRows, bias_partial.p);
     check_launch("conv3d_wgrad (CUDA): bias partials");
     sum_parts_kernel<<<blocks_for(s.K), kBlock, 0, compute_stream()>>>(bias_partial.p, parts,

@@ -86,7 +86,7 @@ std::vector<double> column_sums(std::int64_t rows, std::int64_t C, const float* 
                                 const double* invstd, bool relu) {
   const std::int64_t chunks = ChunkPlan{rows, kReduceChunk}.count();
   const std::int64_t width = kTerm == Term::bn_grad ? 2 * C : C;
-  if (chunks == 0) return std::vector<double>(static_cast<std::size_t>(width), 0.0);
+  if (chunks == 0 || C <= 0) return std::vector<double>(static_cast<std::size_t>(width), 0.0);
   const DeviceScratch<double> partial(static_cast<std::size_t>(chunks * width));
   chunk_sums_kernel<kTerm><<<dim3(static_cast<unsigned>(chunks),
                                   static_cast<unsigned>((C + 127) / 128)),
@@ -176,6 +176,7 @@ void add_inplace(std::int64_t n, const float* x, float* y) {
 }
 
 void sum_rows(std::int64_t rows, std::int64_t width, const float* x, float* out) {
+  if (width <= 0) return;  // nothing to write (and a grid of 0 blocks is an error)
   const std::vector<double> s =
       column_sums<Term::value>(rows, width, x, nullptr, nullptr, nullptr, nullptr, false);
   const DeviceScratch<double> d(s);
@@ -211,6 +212,7 @@ void batch_norm_bwd(std::int64_t M, std::int64_t C, bool training, bool relu, co
   std::vector<double> sums(static_cast<std::size_t>(2 * C), 0.0);
   if (sums_needed)
     sums = column_sums<Term::bn_grad>(M, C, x, y, dy, mean, invstd, relu);
+  if (C <= 0) return;
   const DeviceScratch<double> d(sums);
   if (dgamma) {
     to_float_kernel<<<blocks_for(C), kBlock, 0, compute_stream()>>>(C, d.p + C, dgamma);

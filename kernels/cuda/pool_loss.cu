@@ -63,7 +63,7 @@ __global__ void copy_columns_kernel(std::int64_t rows, std::int64_t width, const
 // ---- losses ---------------------------------------------------------------------------------
 __device__ double clamped_log(double v) {
   const double l = log(v);
-  return l > -100.0 ? l : -100.0;
+  return l < -100.0 ? -100.0 : l;  // std::max(l, -100.0), as the reference: NaN stays NaN
 }
 
 // partial[chunk][...]: AM-GM (sum p g, sum p^2 + g^2) or BCE (the log terms, one column).
@@ -120,7 +120,7 @@ __global__ void bce_bwd_kernel(std::int64_t n, const float* p, const float* g, d
   if (dp) {
     const double den = pi * (1.0 - pi);
     dp[i] = static_cast<float>(scale * (w_bg * (1.0 - gi) * pi - gi * (1.0 - pi)) /
-                               (den > kGuard ? den : kGuard));
+                               (den < kGuard ? kGuard : den));  // std::max(den, kGuard)
   }
   if (dg) dg[i] = static_cast<float>(-scale * (clamped_log(pi) - w_bg * clamped_log(1.0 - pi)));
 }

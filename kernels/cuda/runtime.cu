@@ -49,6 +49,10 @@ void copy_on_device(void* dst, const void* src, std::size_t bytes) {
 }
 void copy_rows_2d(void* dst, std::size_t dst_pitch, const void* src, std::size_t src_pitch,
                   std::size_t width, std::size_t rows) {
+  if (dst_pitch == width && src_pitch == width) {  // dense: one plain copy, not rows of bytes
+    check(copy_sync(dst, src, width * rows, cudaMemcpyDefault), "copy to, from or on the GPU");
+    return;
+  }
   check(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, width, rows, cudaMemcpyDefault,
                           compute_stream()),
         "strided copy to, from or on the GPU");

@@ -50,13 +50,10 @@ struct DeviceScratch {
   T* p;
   explicit DeviceScratch(std::size_t count)
       : n(count), p(static_cast<T*>(device_alloc(count * sizeof(T)))) {}
+  // If the upload throws, the destructor frees the block: the delegated-to constructor has
+  // finished, so the object counts as constructed.
   explicit DeviceScratch(const std::vector<T>& host) : DeviceScratch(host.size()) {
-    try {
-      check(copy_sync(p, host.data(), n * sizeof(T), cudaMemcpyHostToDevice), "upload");
-    } catch (...) {
-      device_free(p, n * sizeof(T));
-      throw;
-    }
+    check(copy_sync(p, host.data(), n * sizeof(T), cudaMemcpyHostToDevice), "upload");
   }
   ~DeviceScratch() { device_free(p, n * sizeof(T)); }
   DeviceScratch(const DeviceScratch&) = delete;

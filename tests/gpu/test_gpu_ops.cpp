@@ -226,4 +226,15 @@ TEST_CASE("GPU concat and losses: the reference's bits (BCE within a few ulp)") 
   for (std::size_t i = 0; i < gdg.size(); ++i)
     worst = std::max(worst, std::fabs(double(gdg[i]) - wg[i]) / std::max(1e-30, std::fabs(double(wg[i]))));
   CHECK(worst <= 4e-7);
+
+  // A diverged network's NaN reaches the loss as NaN (the trainer stops on it), and its
+  // gradient as NaN, as in the reference: the clamps must not turn it into a number.
+  p[17] = std::nanf("");
+  const Dev<float> dp_nan(p);
+  CHECK(std::isnan(ref::bce_value(n, p.data(), g.data(), 0.1)));
+  CHECK(std::isnan(kc::bce_value(n, dp_nan.p, dg_.p, 0.1)));
+  CHECK(std::isnan(kc::amgm_sums(n, dp_nan.p, dg_.p).squares));
+  kc::bce_bwd(n, dp_nan.p, dg_.p, 0.1, 1.0, gp.p, gg.p);
+  CHECK(std::isnan(gp.download()[17]));
+  CHECK(std::isnan(gg.download()[17]));
 }
