@@ -73,3 +73,30 @@ TEST_CASE("CUDA conv3d index arithmetic: random floats within float32 rounding")
     check("wgrad", e.dw, dw, double(kc::fprop_rows(s)));
   }
 }
+
+TEST_CASE("CUDA conv3d gathers in halves: the same offsets as the per-element functions") {
+  for (const Conv3dShape& s : gemm_cases()) {
+    CAPTURE(s.describe());
+    std::int64_t mismatches = 0, padding = 0;
+    const std::int64_t M = kc::fprop_rows(s), L = kc::fprop_reduction(s);
+    for (std::int64_t m = 0; m < M; ++m) {
+      const kc::ConvPixel p = kc::fprop_pixel(s, m);
+      for (std::int64_t l = 0; l < L; ++l) {
+        const std::int64_t want = kc::fprop_a_offset(s, m, l);
+        mismatches += kc::fprop_gather(s, p, kc::fprop_tap(s, l)) != want;
+        padding += want < 0;
+      }
+    }
+    const std::int64_t Md = kc::dgrad_rows(s), Ld = kc::dgrad_reduction(s);
+    for (std::int64_t m = 0; m < Md; ++m) {
+      const kc::ConvPixel p = kc::dgrad_pixel(s, m);
+      for (std::int64_t l = 0; l < Ld; ++l) {
+        const std::int64_t want = kc::dgrad_a_offset(s, m, l);
+        mismatches += kc::dgrad_gather(s, p, kc::dgrad_tap(s, l)) != want;
+        padding += want < 0;
+      }
+    }
+    CHECK(mismatches == 0);
+    if (s.pad_d + s.pad_h + s.pad_w > 0) CHECK(padding > 0);  // the -1 branch was exercised
+  }
+}

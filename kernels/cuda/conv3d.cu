@@ -27,15 +27,52 @@ void require_device(const char* fn, const void* a, const void* b, const void* c)
   if (!a || !b || !c) throw std::invalid_argument(std::string(fn) + ": null buffer");
 }
 
+// The gathered operand A's indices, decomposed once (conv_gemm.h's ConvPixel and ConvTap): the
+// block's kRows rows as the block starts, each tile's kTile reduction indices as the tile
+// starts (read after the tile's first __syncthreads). Rows are pixels (fprop, dgrad: rows m,
+// reduction l over the taps) or taps (wgrad: rows l, reduction m over the output pixels).
+template <bool kRowsArePixels, int kRows, int kTile, class Gather>
+struct GatherIndex {
+  ConvPixel pix[kRowsArePixels ? kRows : kTile];
+  ConvTap tap[kRowsArePixels ? kTile : kRows];
+  __device__ void rows(const Gather& g, std::int64_t m0, std::int64_t M, int tid, int threads) {
+    for (int i = tid; i < kRows; i += threads)
+      if (m0 + i < M) {
+        if constexpr (kRowsArePixels)
+          pix[i] = g.pixel(m0 + i);
+        else
+          tap[i] = g.tap(m0 + i);
+      }
+  }
+  __device__ void tile(const Gather& g, std::int64_t l0, std::int64_t l_end, int tid,
+                       int threads) {
+    for (int i = tid; i < kTile; i += threads)
+      if (l0 + i < l_end) {
+        if constexpr (kRowsArePixels)
+          tap[i] = g.tap(l0 + i);
+        else
+          pix[i] = g.pixel(l0 + i);
+      }
+  }
+  // A[row][col] of the block (row < kRows, col < kTile), both in range.
+  __device__ float at(const Gather& g, int row, int col) const {
+    if constexpr (kRowsArePixels)
+      return g.at(pix[row], tap[col]);
+    else
+      return g.at(pix[col], tap[row]);
+  }
+};
+
 // C[m][n] for m < M, n < N = sum over the reduction indices l in [l_begin, l_end) of
-// a(m, l) * b(l, n), in ascending l, one fused multiply-add per term; z = z0 + blockIdx.z picks
+// A(m, l) * b(l, n) (A gathered by g through GatherIndex), in ascending l, one fused multiply-add per term; z = z0 + blockIdx.z picks
 // the range [z * chunk, min(L, (z + 1) * chunk)) and store(z, m, n, value) writes the result.
-template <class LoadA, class LoadB, class Store>
+template <bool kRowsArePixels, class Gather, class LoadB, class Store>
 __global__ void __launch_bounds__(kConvThreads)
     gemm_kernel(std::int64_t M, int N, std::int64_t L, std::int64_t chunk, std::int64_t z0,
-                LoadA a, LoadB b, Store store) {
+                Gather g, LoadB b, Store store) {
   __shared__ float As[TL][TM + 4];  // As[l][m]
   __shared__ float Bs[TL][TN + 4];  // Bs[l][n]
+  __shared__ GatherIndex<kRowsArePixels, TM, TL, Gather> gi;
   const int tid = static_cast<int>(threadIdx.x);
   const std::int64_t m0 = std::int64_t(blockIdx.x) * TM;
   const int n0 = static_cast<int>(blockIdx.y) * TN;
@@ -48,11 +85,14 @@ __global__ void __launch_bounds__(kConvThreads)
   for (int i = 0; i < 4; ++i)
 #pragma unroll
     for (int j = 0; j < 4; ++j) acc[i][j] = 0.0f;
+  gi.rows(g, m0, M, tid, kConvThreads);
   for (std::int64_t l0 = l_begin; l0 < l_end; l0 += TL) {
+    gi.tile(g, l0, l_end, tid, kConvThreads);
+    __syncthreads();
     for (int e = tid; e < TM * TL; e += kConvThreads) {
       const int mm = e / TL, ll = e % TL;
       const std::int64_t m = m0 + mm, l = l0 + ll;
-      As[ll][mm] = (m < M && l < l_end) ? a(m, l) : 0.0f;
+      As[ll][mm] = (m < M && l < l_end) ? gi.at(g, mm, ll) : 0.0f;
     }
     for (int e = tid; e < TL * TN; e += kConvThreads) {
       const int ll = e / TN, nn = e % TN;
@@ -111,13 +151,14 @@ __device__ inline void mma_tf32(float (&d)[4], const std::uint32_t (&a)[4],
 #endif
 }
 
-template <int BN, class LoadA, class LoadB, class Store>
+template <int BN, bool kRowsArePixels, class Gather, class LoadB, class Store>
 __global__ void __launch_bounds__(kTcThreads)
     tc_gemm_kernel(std::int64_t M, int N, std::int64_t L, std::int64_t chunk, std::int64_t z0,
-                   LoadA a, LoadB b, Store store) {
+                   Gather g, LoadB b, Store store) {
   constexpr int NT = BN / 8;  // n8 tiles per warp
   __shared__ std::uint32_t As[kTcTileM][kTcTileL + kTcSmemPad];
   __shared__ std::uint32_t Bs[BN][kTcTileL + kTcSmemPad];
+  __shared__ GatherIndex<kRowsArePixels, kTcTileM, kTcTileL, Gather> gi;
   const int tid = static_cast<int>(threadIdx.x), warp = tid / 32, lane = tid % 32;
   const std::int64_t m0 = std::int64_t(blockIdx.x) * kTcTileM;
   const int n0 = static_cast<int>(blockIdx.y) * BN;
@@ -131,11 +172,14 @@ __global__ void __launch_bounds__(kTcThreads)
     for (int j = 0; j < NT; ++j)
 #pragma unroll
       for (int r = 0; r < 4; ++r) acc[i][j][r] = 0.0f;
+  gi.rows(g, m0, M, tid, kTcThreads);
   for (std::int64_t l0 = l_begin; l0 < l_end; l0 += kTcTileL) {
+    gi.tile(g, l0, l_end, tid, kTcThreads);
+    __syncthreads();
     for (int e = tid; e < kTcTileM * kTcTileL; e += kTcThreads) {
       const MmaCoord f = tc_fill(e);
       const std::int64_t m = m0 + f.row, l = l0 + f.col;
-      As[f.row][f.col] = (m < M && l < l_end) ? to_tf32(a(m, l)) : 0u;
+      As[f.row][f.col] = (m < M && l < l_end) ? to_tf32(gi.at(g, f.row, f.col)) : 0u;
     }
     for (int e = tid; e < BN * kTcTileL; e += kTcThreads) {
       const MmaCoord f = tc_fill(e);
@@ -210,14 +254,29 @@ __global__ void bias_parts_kernel(const float* dy, std::int64_t M, int K, std::i
   partial[z * K + k] = s;
 }
 
-struct FpropA {
+// The gathered operands (conv_gemm.h): x for fprop (rows are output pixels) and wgrad (rows
+// are taps), dy for dgrad (rows are input pixels).
+struct FpropGather {
   Conv3dShape s;
   const float* x;
-  __device__ float operator()(std::int64_t m, std::int64_t l) const {
-    const std::int64_t o = fprop_a_offset(s, m, l);
+  __device__ ConvPixel pixel(std::int64_t m) const { return fprop_pixel(s, m); }
+  __device__ ConvTap tap(std::int64_t l) const { return fprop_tap(s, l); }
+  __device__ float at(const ConvPixel& p, const ConvTap& t) const {
+    const std::int64_t o = fprop_gather(s, p, t);
     return o < 0 ? 0.0f : x[o];
   }
 };
+struct DgradGather {
+  Conv3dShape s;
+  const float* dy;
+  __device__ ConvPixel pixel(std::int64_t m) const { return dgrad_pixel(s, m); }
+  __device__ ConvTap tap(std::int64_t l) const { return dgrad_tap(s, l); }
+  __device__ float at(const ConvPixel& p, const ConvTap& t) const {
+    const std::int64_t o = dgrad_gather(s, p, t);
+    return o < 0 ? 0.0f : dy[o];
+  }
+};
+
 struct FpropB {
   Conv3dShape s;
   const float* w;
@@ -232,14 +291,6 @@ struct FpropStore {
   }
 };
 
-struct DgradA {
-  Conv3dShape s;
-  const float* dy;
-  __device__ float operator()(std::int64_t m, std::int64_t l) const {
-    const std::int64_t o = dgrad_a_offset(s, m, l);
-    return o < 0 ? 0.0f : dy[o];
-  }
-};
 struct DgradB {
   Conv3dShape s;
   const float* w;
@@ -253,34 +304,14 @@ struct RowStore {
   }
 };
 
-// wgrad as a GEMM: rows k, columns l, reduction over the output pixels m; its B operand is
-// fprop's A (FpropA).
-struct WgradA {
-  int K;
-  const float* dy;
-  __device__ float operator()(std::int64_t k, std::int64_t m) const { return dy[m * K + k]; }
-};
-struct PartialStore {
-  std::int64_t count;  // K * L
-  std::int64_t L;
-  float* partial;
-  __device__ void operator()(std::int64_t z, std::int64_t k, int l, float v) const {
-    partial[z * count + k * L + l] = v;
-  }
-};
-
-// wgrad on the tensor cores is the transposed GEMM, rows l and columns k (K fits the column
-// tile), reduced over the output pixels m.
-struct WgradTcA {
-  FpropA x;
-  __device__ float operator()(std::int64_t l, std::int64_t m) const { return x(m, l); }
-};
+// wgrad is the GEMM with rows l (taps), columns k, reduced over the output pixels m: A is x
+// gathered with rows as taps, B is dy.
 struct DyRows {
   int K;
   const float* dy;
   __device__ float operator()(std::int64_t m, int k) const { return dy[m * K + k]; }
 };
-struct TransposedPartialStore {
+struct WgradPartialStore {
   std::int64_t count;  // K * L
   std::int64_t L;
   float* partial;
@@ -293,9 +324,9 @@ std::atomic<ConvMath> g_conv_math{ConvMath::fp32};
 
 // C = A B over M rows, N columns and the reduction [0, L) in `parts` ranges of `chunk`, on the
 // kernel of `math`. M / 64 or M / 128 blocks along x (up to 2^31 - 1), N / 64 or fewer along y.
-template <class LoadA, class LoadB, class Store>
+template <bool kRowsArePixels, class Gather, class LoadB, class Store>
 void run_gemm(ConvMath math, std::int64_t M, int N, std::int64_t L, std::int64_t chunk,
-              std::int64_t parts, LoadA a, LoadB b, Store store, const char* what) {
+              std::int64_t parts, Gather a, LoadB b, Store store, const char* what) {
   const cudaStream_t st = compute_stream();
   // The reduction ranges in launches of at most 65535 (the grid's z limit), z0 the first.
   for (std::int64_t z0 = 0; z0 < parts; z0 += kMaxGridZ) {
@@ -305,15 +336,15 @@ void run_gemm(ConvMath math, std::int64_t M, int N, std::int64_t L, std::int64_t
       const dim3 grid(static_cast<unsigned>((M + kTcTileM - 1) / kTcTileM),
                       static_cast<unsigned>((N + bn - 1) / bn), nz);
       if (bn == 16)
-        tc_gemm_kernel<16><<<grid, kTcThreads, 0, st>>>(M, N, L, chunk, z0, a, b, store);
+        tc_gemm_kernel<16, kRowsArePixels><<<grid, kTcThreads, 0, st>>>(M, N, L, chunk, z0, a, b, store);
       else if (bn == 32)
-        tc_gemm_kernel<32><<<grid, kTcThreads, 0, st>>>(M, N, L, chunk, z0, a, b, store);
+        tc_gemm_kernel<32, kRowsArePixels><<<grid, kTcThreads, 0, st>>>(M, N, L, chunk, z0, a, b, store);
       else
-        tc_gemm_kernel<64><<<grid, kTcThreads, 0, st>>>(M, N, L, chunk, z0, a, b, store);
+        tc_gemm_kernel<64, kRowsArePixels><<<grid, kTcThreads, 0, st>>>(M, N, L, chunk, z0, a, b, store);
     } else {
       const dim3 grid(static_cast<unsigned>((M + TM - 1) / TM),
                       static_cast<unsigned>((N + TN - 1) / TN), nz);
-      gemm_kernel<<<grid, kConvThreads, 0, st>>>(M, N, L, chunk, z0, a, b, store);
+      gemm_kernel<kRowsArePixels><<<grid, kConvThreads, 0, st>>>(M, N, L, chunk, z0, a, b, store);
     }
     check_launch(what);
   }
@@ -329,16 +360,16 @@ void conv3d_fprop(const Conv3dShape& s, const float* x, const float* w, const fl
   s.validate();
   require_device("conv3d_fprop (CUDA)", x, w, y);
   const std::int64_t M = fprop_rows(s), L = fprop_reduction(s);
-  run_gemm(conv_math(), M, s.K, L, L, 1, FpropA{s, x}, FpropB{s, w}, FpropStore{s.K, bias, y},
-           "conv3d_fprop (CUDA)");
+  run_gemm<true>(conv_math(), M, s.K, L, L, 1, FpropGather{s, x}, FpropB{s, w},
+                 FpropStore{s.K, bias, y}, "conv3d_fprop (CUDA)");
 }
 
 void conv3d_dgrad(const Conv3dShape& s, const float* dy, const float* w, float* dx) {
   s.validate();
   require_device("conv3d_dgrad (CUDA)", dy, w, dx);
   const std::int64_t M = dgrad_rows(s), L = dgrad_reduction(s);
-  run_gemm(conv_math(), M, s.C, L, L, 1, DgradA{s, dy}, DgradB{s, w}, RowStore{s.C, dx},
-           "conv3d_dgrad (CUDA)");
+  run_gemm<true>(conv_math(), M, s.C, L, L, 1, DgradGather{s, dy}, DgradB{s, w},
+                 RowStore{s.C, dx}, "conv3d_dgrad (CUDA)");
 }
 
 void conv3d_wgrad(const Conv3dShape& s, const float* x, const float* dy, float* dw,
@@ -348,13 +379,8 @@ void conv3d_wgrad(const Conv3dShape& s, const float* x, const float* dy, float* 
   const std::int64_t M = fprop_rows(s), L = fprop_reduction(s), parts = wgrad_chunks(s);
   const std::int64_t count = std::int64_t(s.K) * L;
   const DeviceScratch<float> partial(static_cast<std::size_t>(parts * count));
-  if (conv_math() == ConvMath::tf32)
-    run_gemm(ConvMath::tf32, L, s.K, M, kConvWgradChunkRows, parts, WgradTcA{FpropA{s, x}},
-             DyRows{s.K, dy}, TransposedPartialStore{count, L, partial.p}, "conv3d_wgrad (CUDA)");
-  else
-    run_gemm(ConvMath::fp32, s.K, static_cast<int>(L), M, kConvWgradChunkRows, parts,
-             WgradA{s.K, dy}, FpropA{s, x}, PartialStore{count, L, partial.p},
-             "conv3d_wgrad (CUDA)");
+  run_gemm<false>(conv_math(), L, s.K, M, kConvWgradChunkRows, parts, FpropGather{s, x},
+                  DyRows{s.K, dy}, WgradPartialStore{count, L, partial.p}, "conv3d_wgrad (CUDA)");
   sum_parts_kernel<<<blocks_for(count), kBlock, 0, compute_stream()>>>(partial.p, parts, count,
                                                                         dw);
   check_launch("conv3d_wgrad (CUDA): partial sums");

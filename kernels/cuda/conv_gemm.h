@@ -110,4 +110,77 @@ CTV_HD inline std::int64_t dgrad_b_offset(const Conv3dShape& s, std::int64_t l, 
   return (std::int64_t(k) * s.T * s.R * s.S + tap) * s.C + c;
 }
 
+// The same gathers in two halves, so a kernel decomposes each index once and not per element:
+// a pixel (a row m of fprop or dgrad, a reduction index of wgrad) into its batch element's
+// offset and its window's corner, a tap (l) into (t, r, s) and the channel; then each element
+// is a few additions and bounds checks. fprop_gather(s, fprop_pixel(s, m), fprop_tap(s, l)) ==
+// fprop_a_offset(s, m, l) and likewise for dgrad (tests/test_cuda_conv_gemm.cpp checks every
+// pair of the test shapes).
+struct ConvPixel {
+  std::int64_t base;  // offset of the batch element's first value in the gathered tensor
+  int d0, h0, w0;     // fprop: the window's first input coordinate; dgrad: the coordinate + pad
+};
+struct ConvTap {
+  int t, r, s, ch;  // the kernel tap and the gathered tensor's channel (fprop: c, dgrad: k)
+};
+
+// requires: 0 <= m < fprop_rows(s).
+CTV_HD inline ConvPixel fprop_pixel(const Conv3dShape& s, std::int64_t m) {
+  const int Q = s.Q(), P = s.P(), Z = s.Z();
+  const int q = static_cast<int>(m % Q);
+  std::int64_t rest = m / Q;
+  const int p = static_cast<int>(rest % P);
+  rest /= P;
+  const int z = static_cast<int>(rest % Z);
+  const std::int64_t n = rest / Z;
+  return {n * s.D * s.H * s.W * s.C, window_in_coord(z, 0, s.stride_d, s.pad_d),
+          window_in_coord(p, 0, s.stride_h, s.pad_h), window_in_coord(q, 0, s.stride_w, s.pad_w)};
+}
+// requires: 0 <= l < fprop_reduction(s).
+CTV_HD inline ConvTap fprop_tap(const Conv3dShape& s, std::int64_t l) {
+  const int c = static_cast<int>(l % s.C);
+  const int tap = static_cast<int>(l / s.C);
+  return {tap / (s.R * s.S), (tap / s.S) % s.R, tap % s.S, c};
+}
+CTV_HD inline std::int64_t fprop_gather(const Conv3dShape& s, const ConvPixel& p, const ConvTap& t) {
+  const int d = p.d0 + t.t, h = p.h0 + t.r, w = p.w0 + t.s;
+  if (d < 0 || d >= s.D || h < 0 || h >= s.H || w < 0 || w >= s.W) return -1;
+  return p.base + ((std::int64_t(d) * s.H + h) * s.W + w) * s.C + t.ch;
+}
+
+// requires: 0 <= m < dgrad_rows(s).
+CTV_HD inline ConvPixel dgrad_pixel(const Conv3dShape& s, std::int64_t m) {
+  const int w = static_cast<int>(m % s.W);
+  std::int64_t rest = m / s.W;
+  const int h = static_cast<int>(rest % s.H);
+  rest /= s.H;
+  const int d = static_cast<int>(rest % s.D);
+  const std::int64_t n = rest / s.D;
+  return {n * s.Z() * s.P() * s.Q() * s.K, d + s.pad_d, h + s.pad_h, w + s.pad_w};
+}
+// requires: 0 <= l < dgrad_reduction(s).
+CTV_HD inline ConvTap dgrad_tap(const Conv3dShape& s, std::int64_t l) {
+  const int k = static_cast<int>(l % s.K);
+  const int tap = static_cast<int>(l / s.K);
+  return {tap / (s.R * s.S), (tap / s.S) % s.R, tap % s.S, k};
+}
+// The output coordinate whose tap reads input coordinate i (given as i + pad: num), or -1.
+CTV_HD inline int dgrad_out_coord(int num, int stride, int out_size) {
+  if (num < 0) return -1;
+  int o = num;
+  if (stride != 1) {
+    if (num % stride != 0) return -1;
+    o = num / stride;
+  }
+  return o < out_size ? o : -1;
+}
+CTV_HD inline std::int64_t dgrad_gather(const Conv3dShape& s, const ConvPixel& p, const ConvTap& t) {
+  const int Z = s.Z(), P = s.P(), Q = s.Q();
+  const int z = dgrad_out_coord(p.d0 - t.t, s.stride_d, Z);
+  const int y = dgrad_out_coord(p.h0 - t.r, s.stride_h, P);
+  const int x = dgrad_out_coord(p.w0 - t.s, s.stride_w, Q);
+  if (z < 0 || y < 0 || x < 0) return -1;
+  return p.base + ((std::int64_t(z) * P + y) * Q + x) * s.K + t.ch;
+}
+
 }  // namespace ctv::kernels::cuda
