@@ -65,13 +65,15 @@ void select_precision(Device device, const std::string& precision) {
   auto refuse = [&](const std::string& why) {
     throw std::runtime_error("--precision " + precision + ": " + why);
   };
-  if (precision == "bf16") refuse("not in this version (fp32, or tf32 with --device cuda)");
-  if (precision != "fp32" && precision != "tf32") refuse("not fp32, tf32 or bf16");
-  if (precision == "tf32" && device != Device::cuda)
-    refuse("TF32 runs on the GPU's tensor cores only: add --device cuda, or use fp32");
+  if (precision != "fp32" && precision != "tf32" && precision != "bf16")
+    refuse("not fp32, tf32 or bf16");
+  if (precision != "fp32" && device != Device::cuda)
+    refuse("runs on the GPU's tensor cores only: add --device cuda, or use fp32");
 #ifdef CTV_HAVE_CUDA
-  kernels::cuda::set_conv_math(precision == "tf32" ? kernels::cuda::ConvMath::tf32
-                                                   : kernels::cuda::ConvMath::fp32);
+  namespace kc = kernels::cuda;
+  kc::set_conv_math(precision == "tf32"   ? kc::ConvMath::tf32
+                    : precision == "bf16" ? kc::ConvMath::bf16
+                                          : kc::ConvMath::fp32);
 #endif
 }
 

@@ -35,11 +35,12 @@ std::string cuda_unavailable_reason();
 //        but cannot be used.
 Device select_device(std::optional<Device> requested, std::ostream& log);
 
-// The arithmetic of the convolutions (SPEC's --precision): fp32 everywhere; tf32 (operands
-// rounded to 10 mantissa bits, float accumulation) on the CUDA tensor cores only.
+// The arithmetic of the convolutions (SPEC's --precision): fp32 everywhere; tf32 or bf16
+// (operands rounded to 10 or 7 mantissa bits, float accumulation, float32 tensors) on the CUDA
+// tensor cores only.
 // ensures: every convolution on `device` that follows, process-wide, uses `precision`.
-// throws std::runtime_error "--precision <p>: <why>" for anything else: tf32 on the CPU, bf16
-//        (not in this version), an unknown name.
+// throws std::runtime_error "--precision <p>: <why>" for anything else: tf32 or bf16 on the
+//        CPU, an unknown name.
 void select_precision(Device device, const std::string& precision);
 
 }  // namespace ctv

@@ -69,22 +69,24 @@ inline Passes emulate(const Conv3dShape& s, const std::vector<float>& x, const s
   return o;
 }
 
-// The TF32 tensor-core GEMM of conv3d.cu (tc_gemm_kernel) block by block, warp by warp and
-// lane by lane, through mma_layout.h's functions: the shared-memory tiles filled element by
-// element (TF32-rounded), each lane's fragment registers gathered from them, each
-// mma.m16n8k8 done on the 16 x 8 and 8 x 8 matrices its lanes' registers make (the PTX layout)
-// with the products summed in double and added to the float accumulator once, and the
-// accumulators stored where the kernel stores them. The hardware's order inside one mma is
-// not specified, so this gives the kernel's bits only where every sum is exact (small
-// integers); elsewhere it is the kernel's tiling with an exact inner product.
+// The tensor-core GEMM of conv3d.cu (tc_gemm_kernel, TF32 or BF16) block by block, warp by
+// warp and lane by lane, through mma_layout.h's functions: the shared-memory tiles filled
+// element by element (rounded to TF32 or BF16), each lane's fragment registers gathered from
+// them, each mma done on the matrices its lanes' registers make (the PTX layout) with the
+// products summed in double and added to the float accumulator once, and the accumulators
+// stored where the kernel stores them. The hardware's order inside one mma is not specified,
+// so this gives the kernel's bits only where every sum is exact (small integers); elsewhere it
+// is the kernel's tiling with an exact inner product.
 // a(m, l), b(l, n): the operands as floats; store(z, m, n, value).
 template <class A, class B, class Store>
-void emulate_tc_gemm(std::int64_t M, int N, std::int64_t L, std::int64_t chunk, std::int64_t parts,
-                     A a, B b, Store store) {
+void emulate_tc_gemm(bool bf16, std::int64_t M, int N, std::int64_t L, std::int64_t chunk,
+                     std::int64_t parts, A a, B b, Store store) {
   using kc::MmaCoord;
   const int bn = kc::tc_tile_n(N), nt = bn / 8;
-  constexpr int TM = kc::kTcTileM, TL = kc::kTcTileL, ld = kc::kTcTileL + kc::kTcSmemPad;
-  std::vector<float> As(std::size_t(TM) * ld), Bs(std::size_t(bn) * ld);
+  constexpr int TM = kc::kTcTileM, TL = kc::kTcTileL;
+  const int kk = bf16 ? kc::kTcMmaKBf16 : kc::kTcMmaK, steps = TL / kk;
+  float (*round)(float) = bf16 ? kc::bf16_round : kc::tf32_round;
+  std::vector<float> As(std::size_t(TM) * TL), Bs(std::size_t(bn) * TL);  // [row][l]
   std::vector<float> acc;  // [warp][i][j][lane][r]
   auto at = [&](int warp, int i, int j, int lane, int r) -> float& {
     return acc[(((std::size_t(warp) * 2 + i) * nt + j) * 32 + lane) * 4 + r];
@@ -98,38 +100,53 @@ void emulate_tc_gemm(std::int64_t M, int N, std::int64_t L, std::int64_t chunk, 
           for (int e = 0; e < TM * TL; ++e) {
             const MmaCoord f = kc::tc_fill(e);
             const std::int64_t m = m0 + f.row, l = l0 + f.col;
-            As[std::size_t(f.row) * ld + f.col] =
-                (m < M && l < l_end) ? kc::tf32_round(a(m, l)) : 0.0f;
+            As[std::size_t(f.row) * TL + f.col] = (m < M && l < l_end) ? round(a(m, l)) : 0.0f;
           }
           for (int e = 0; e < bn * TL; ++e) {
             const MmaCoord f = kc::tc_fill(e);
             const int n = n0 + f.row;
             const std::int64_t l = l0 + f.col;
-            Bs[std::size_t(f.row) * ld + f.col] =
-                (n < N && l < l_end) ? kc::tf32_round(b(l, n)) : 0.0f;
+            Bs[std::size_t(f.row) * TL + f.col] = (n < N && l < l_end) ? round(b(l, n)) : 0.0f;
           }
-          for (int ks = 0; ks < TL / kc::kTcMmaK; ++ks)
+          for (int ks = 0; ks < steps; ++ks)
             for (int warp = 0; warp < kc::kTcWarps; ++warp)
               for (int j = 0; j < nt; ++j)
                 for (int i = 0; i < 2; ++i) {
-                  double Am[16][8], Bm[8][8];
+                  double Am[16][16], Bm[16][8];  // [row][k], [k][n]: kk columns / rows used
+                  auto a_at = [&](MmaCoord c) { return As[std::size_t(c.row) * TL + c.col]; };
+                  auto b_at = [&](MmaCoord c) { return Bs[std::size_t(c.row) * TL + c.col]; };
                   for (int lane = 0; lane < 32; ++lane) {
-                    for (int r = 0; r < 4; ++r) {
-                      const MmaCoord s_ = kc::tc_a_smem(warp, i, ks, lane, r);
-                      const MmaCoord f = kc::mma_tf32_a(lane, r);
-                      Am[f.row][f.col] = As[std::size_t(s_.row) * ld + s_.col];
-                    }
-                    for (int r = 0; r < 2; ++r) {
-                      const MmaCoord s_ = kc::tc_b_smem(j, ks, lane, r);
-                      const MmaCoord f = kc::mma_tf32_b(lane, r);
-                      Bm[f.row][f.col] = Bs[std::size_t(s_.row) * ld + s_.col];
+                    if (bf16) {
+                      for (int r = 0; r < 4; ++r)
+                        for (int h = 0; h < 2; ++h) {
+                          MmaCoord c = kc::tc_a_smem_bf16(warp, i, lane, r);
+                          c.col += h;
+                          const MmaCoord f = kc::mma_bf16_a(lane, r, h);
+                          Am[f.row][f.col] = a_at(c);
+                        }
+                      for (int r = 0; r < 2; ++r)
+                        for (int h = 0; h < 2; ++h) {
+                          MmaCoord c = kc::tc_b_smem_bf16(j, lane, r);
+                          c.col += h;
+                          const MmaCoord f = kc::mma_bf16_b(lane, r, h);
+                          Bm[f.row][f.col] = b_at(c);
+                        }
+                    } else {
+                      for (int r = 0; r < 4; ++r) {
+                        const MmaCoord f = kc::mma_tf32_a(lane, r);
+                        Am[f.row][f.col] = a_at(kc::tc_a_smem(warp, i, ks, lane, r));
+                      }
+                      for (int r = 0; r < 2; ++r) {
+                        const MmaCoord f = kc::mma_tf32_b(lane, r);
+                        Bm[f.row][f.col] = b_at(kc::tc_b_smem(j, ks, lane, r));
+                      }
                     }
                   }
                   for (int lane = 0; lane < 32; ++lane)
                     for (int r = 0; r < 4; ++r) {
                       const MmaCoord c = kc::mma_c(lane, r);
                       double sum = at(warp, i, j, lane, r);
-                      for (int k = 0; k < kc::kTcMmaK; ++k) sum += Am[c.row][k] * Bm[k][c.col];
+                      for (int k = 0; k < kk; ++k) sum += Am[c.row][k] * Bm[k][c.col];
                       at(warp, i, j, lane, r) = static_cast<float>(sum);
                     }
                 }
@@ -147,10 +164,11 @@ void emulate_tc_gemm(std::int64_t M, int N, std::int64_t L, std::int64_t chunk, 
       }
 }
 
-// conv3d.cu's three passes with ConvMath::tf32, through emulate_tc_gemm (dw without dbias).
-inline Passes emulate_tf32(const Conv3dShape& s, const std::vector<float>& x,
-                           const std::vector<float>& w, const std::vector<float>& bias,
-                           const std::vector<float>& dy) {
+// conv3d.cu's three passes with ConvMath::tf32 (bf16 = false) or bf16, through
+// emulate_tc_gemm (dw without dbias).
+inline Passes emulate_tc(bool bf16, const Conv3dShape& s, const std::vector<float>& x,
+                         const std::vector<float>& w, const std::vector<float>& bias,
+                         const std::vector<float>& dy) {
   Passes o;
   auto xa = [&](std::int64_t m, std::int64_t l) {
     const std::int64_t a = kc::fprop_a_offset(s, m, l);
@@ -159,7 +177,7 @@ inline Passes emulate_tf32(const Conv3dShape& s, const std::vector<float>& x,
   const std::int64_t M = kc::fprop_rows(s), L = kc::fprop_reduction(s);
   o.y.assign(static_cast<std::size_t>(M * s.K), 0.0f);
   emulate_tc_gemm(
-      M, s.K, L, L, 1, xa,
+      bf16, M, s.K, L, L, 1, xa,
       [&](std::int64_t l, int k) { return w[static_cast<std::size_t>(kc::fprop_b_offset(s, l, k))]; },
       [&](std::int64_t, std::int64_t m, int k, float v) {
         o.y[static_cast<std::size_t>(m * s.K + k)] = v + bias[static_cast<std::size_t>(k)];
@@ -167,7 +185,7 @@ inline Passes emulate_tf32(const Conv3dShape& s, const std::vector<float>& x,
   const std::int64_t Md = kc::dgrad_rows(s), Ld = kc::dgrad_reduction(s);
   o.dx.assign(static_cast<std::size_t>(Md * s.C), 0.0f);
   emulate_tc_gemm(
-      Md, s.C, Ld, Ld, 1,
+      bf16, Md, s.C, Ld, Ld, 1,
       [&](std::int64_t m, std::int64_t l) {
         const std::int64_t g = kc::dgrad_a_offset(s, m, l);
         return g < 0 ? 0.0f : dy[static_cast<std::size_t>(g)];
@@ -180,7 +198,7 @@ inline Passes emulate_tf32(const Conv3dShape& s, const std::vector<float>& x,
   const std::int64_t parts = kc::wgrad_chunks(s), count = std::int64_t(s.K) * L;
   std::vector<float> partial(static_cast<std::size_t>(parts * count), 0.0f);
   emulate_tc_gemm(
-      L, s.K, M, kc::kConvWgradChunkRows, parts, [&](std::int64_t l, std::int64_t m) { return xa(m, l); },
+      bf16, L, s.K, M, kc::kConvWgradChunkRows, parts, [&](std::int64_t l, std::int64_t m) { return xa(m, l); },
       [&](std::int64_t m, int k) { return dy[static_cast<std::size_t>(m * s.K + k)]; },
       [&](std::int64_t z, std::int64_t l, int k, float v) {
         partial[static_cast<std::size_t>(z * count + k * L + l)] = v;

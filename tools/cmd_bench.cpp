@@ -352,8 +352,9 @@ int run_gpu(const BenchOptions& o) {
     for (bench::Record& r : bench::bench_conv_gpu(l, ops, t)) records.push_back(std::move(r));
     bar.update(++done, l.name);
   }
-  const bool tf32 = o.precision == "tf32";
-  const char* kernels = tf32 ? "tensor-core TF32 implicit GEMM" : "SIMT implicit GEMM";
+  const char* kernels = o.precision == "tf32"   ? "tensor-core TF32 implicit GEMM"
+                        : o.precision == "bf16" ? "tensor-core BF16 implicit GEMM, float32 tensors"
+                                                : "SIMT implicit GEMM";
   char line[512];
   std::snprintf(line, sizeof line,
                 "ctv bench gpu | %s (sm_%d) | %s NDHWC/KTRSC | our CUDA kernels (%s) | grid %s\n",
@@ -475,7 +476,7 @@ Command add_bench(CLI::App& root) {
   CLI::App* gpu = app->add_subcommand(
       "gpu",
       "Time the U-Net's inference and training step and every distinct conv layer (fprop, "
-      "dgrad, wgrad) on the GPU, float32 (or TF32 convolutions), batch 1, at --grid. Peer: "
+      "dgrad, wgrad) on the GPU, float32 (or TF32 / BF16 convolutions), batch 1, at --grid. Peer: "
       "bench/torch_gpu.py "
       "(PyTorch with cuDNN)");
   gpu->add_option("--json", o->json, "Also write the report as JSON (bench/README.md)");
@@ -485,8 +486,8 @@ Command add_bench(CLI::App& root) {
   gpu->add_option("--ops", o->ops, "Conv ops to time: any of fprop,dgrad,wgrad (default all)");
   gpu->add_option("--grid", o->grid, "Grid X,Y,Z in voxels (default 416,288,128)");
   gpu->add_option("--precision", o->precision,
-                  "Convolution arithmetic: fp32 (default) or tf32 (tensor cores)")
-      ->check(CLI::IsMember({"fp32", "tf32"}));
+                  "Convolution arithmetic: fp32 (default), or tf32 / bf16 (tensor cores)")
+      ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
   gpu->add_option("--cases", o->gpu_cases,
                   "Comma list of infer, step (the whole network through the engine on the GPU), "
                   "conv (every layer) or layer names such as enc.0.conv2 (default "

@@ -194,7 +194,7 @@ Command add_predict(CLI::App& root) {
   app->add_option("--device", o.device, "cpu (default) or cuda")
       ->check(CLI::IsMember({"cpu", "cuda"}));
   app->add_option("--precision", o.precision,
-                  "Convolution arithmetic: fp32 (default), or tf32 (tensor cores; --device cuda)")
+                  "Convolution arithmetic: fp32 (default), or tf32 / bf16 (tensor cores; --device cuda)")
       ->capture_default_str();
   return {app, [] { return run(o); }};
 }

@@ -180,7 +180,7 @@ Command add_train(CLI::App& root) {
   app->add_option("--init", o.init, "Start from these weights (fine-tuning)");
   app->add_option("--device", o.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   app->add_option("--precision", o.precision,
-                  "Convolution arithmetic: fp32, or tf32 (tensor cores; --device cuda); bf16 not yet")
+                  "Convolution arithmetic: fp32, or tf32 / bf16 (tensor cores; --device cuda)")
       ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
   app->add_option("--threads", o.threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 1024));
   app->add_option("--levels", o.levels, "U-Net levels")->check(CLI::Range(1, 12));

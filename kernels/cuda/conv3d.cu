@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 
 #include <atomic>
+#include <type_traits>
 #include <stdexcept>
 #include <string>
 
@@ -127,37 +128,109 @@ __global__ void __launch_bounds__(kConvThreads)
     }
 }
 
-// The same GEMM on the tensor cores, TF32 operands (each rounded once, as it enters shared
-// memory) and float accumulation: a block computes kTcTileM x BN outputs (mma_layout.h says
-// which lane holds what); z picks the reduction range as in gemm_kernel. The zero
-// padding of partial tiles enters the sums as exact zeros. Deterministic: the same
-// instructions in the same order on every run.
-__device__ inline std::uint32_t to_tf32(float v) {
-  std::uint32_t r;
-  asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(v));
-  return r;
-}
-
-__device__ inline void mma_tf32(float (&d)[4], const std::uint32_t (&a)[4],
-                                const std::uint32_t (&b)[2]) {
+// The same GEMM on the tensor cores: operands rounded once to TF32 or BF16 as they enter shared
+// memory, float accumulation. A block computes kTcTileM x BN outputs (mma_layout.h says which
+// lane holds what); z picks the reduction range as in gemm_kernel. The zero padding of
+// partial tiles enters the sums as exact zeros. Deterministic: the same instructions in the
+// same order on every run. Ops is Tf32Ops or Bf16Ops: the element in shared memory, the
+// rounding, the fragment loads and the mma instruction.
+struct Tf32Ops {
+  using Elem = std::uint32_t;
+  static constexpr int kPad = kTcSmemPad, kSteps = kTcTileL / kTcMmaK;
+  using ATile = Elem[kTcTileM][kTcTileL + kPad];
+  template <int BN>
+  using BTile = Elem[BN][kTcTileL + kPad];
+  __device__ static Elem convert(float v) {
+    std::uint32_t r;
+    asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(v));
+    return r;
+  }
+  __device__ static void load_a(std::uint32_t (&a)[4], const ATile& As, int warp, int i, int ks,
+                                int lane) {
+#pragma unroll
+    for (int r = 0; r < 4; ++r) {
+      const MmaCoord c = tc_a_smem(warp, i, ks, lane, r);
+      a[r] = As[c.row][c.col];
+    }
+  }
+  template <int BN>
+  __device__ static void load_b(std::uint32_t (&b)[2], const BTile<BN>& Bs, int j, int ks,
+                                int lane) {
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const MmaCoord c = tc_b_smem(j, ks, lane, r);
+      b[r] = Bs[c.row][c.col];
+    }
+  }
+  __device__ static void mma(float (&d)[4], const std::uint32_t (&a)[4],
+                             const std::uint32_t (&b)[2]) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile(
-      "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-      "{%8,%9}, {%0,%1,%2,%3};"
-      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+    asm volatile(
+        "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9}, {%0,%1,%2,%3};"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 #else
-  __trap();  // not reached: the build's images are sm_80 and newer (CTV_CUDA_ARCHS)
+    __trap();  // not reached: the build's images are sm_80 and newer (CTV_CUDA_ARCHS)
 #endif
-}
+  }
+};
 
-template <int BN, bool kRowsArePixels, class Gather, class LoadB, class Store>
+struct Bf16Ops {
+  using Elem = std::uint16_t;
+  static constexpr int kPad = kTcSmemPadBf16, kSteps = 1;
+  using ATile = Elem[kTcTileM][kTcTileL + kPad];
+  template <int BN>
+  using BTile = Elem[BN][kTcTileL + kPad];
+  __device__ static Elem convert(float v) {
+    std::uint16_t r;
+    asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(r) : "f"(v));
+    return r;
+  }
+  // Two adjacent values of a row as one register (the even column in the low half).
+  template <class Row>
+  __device__ static std::uint32_t pair(const Row& row, int col) {
+    return *reinterpret_cast<const std::uint32_t*>(&row[col]);
+  }
+  __device__ static void load_a(std::uint32_t (&a)[4], const ATile& As, int warp, int i, int,
+                                int lane) {
+#pragma unroll
+    for (int r = 0; r < 4; ++r) {
+      const MmaCoord c = tc_a_smem_bf16(warp, i, lane, r);
+      a[r] = pair(As[c.row], c.col);
+    }
+  }
+  template <int BN>
+  __device__ static void load_b(std::uint32_t (&b)[2], const BTile<BN>& Bs, int j, int,
+                                int lane) {
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      const MmaCoord c = tc_b_smem_bf16(j, lane, r);
+      b[r] = pair(Bs[c.row], c.col);
+    }
+  }
+  __device__ static void mma(float (&d)[4], const std::uint32_t (&a)[4],
+                             const std::uint32_t (&b)[2]) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9}, {%0,%1,%2,%3};"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#else
+    __trap();  // not reached: the build's images are sm_80 and newer (CTV_CUDA_ARCHS)
+#endif
+  }
+};
+
+template <class Ops, int BN, bool kRowsArePixels, class Gather, class LoadB, class Store>
 __global__ void __launch_bounds__(kTcThreads)
     tc_gemm_kernel(std::int64_t M, int N, std::int64_t L, std::int64_t chunk, std::int64_t z0,
                    Gather g, LoadB b, Store store) {
+  using Elem = typename Ops::Elem;
   constexpr int NT = BN / 8;  // n8 tiles per warp
-  __shared__ std::uint32_t As[kTcTileM][kTcTileL + kTcSmemPad];
-  __shared__ std::uint32_t Bs[BN][kTcTileL + kTcSmemPad];
+  __shared__ __align__(16) typename Ops::ATile As;
+  __shared__ __align__(16) typename Ops::template BTile<BN> Bs;
   __shared__ GatherIndex<kRowsArePixels, kTcTileM, kTcTileL, Gather> gi;
   const int tid = static_cast<int>(threadIdx.x), warp = tid / 32, lane = tid % 32;
   const std::int64_t m0 = std::int64_t(blockIdx.x) * kTcTileM;
@@ -179,35 +252,26 @@ __global__ void __launch_bounds__(kTcThreads)
     for (int e = tid; e < kTcTileM * kTcTileL; e += kTcThreads) {
       const MmaCoord f = tc_fill(e);
       const std::int64_t m = m0 + f.row, l = l0 + f.col;
-      As[f.row][f.col] = (m < M && l < l_end) ? to_tf32(gi.at(g, f.row, f.col)) : 0u;
+      As[f.row][f.col] = (m < M && l < l_end) ? Ops::convert(gi.at(g, f.row, f.col)) : Elem(0);
     }
     for (int e = tid; e < BN * kTcTileL; e += kTcThreads) {
       const MmaCoord f = tc_fill(e);
       const int n = n0 + f.row;
       const std::int64_t l = l0 + f.col;
-      Bs[f.row][f.col] = (n < N && l < l_end) ? to_tf32(b(l, n)) : 0u;
+      Bs[f.row][f.col] = (n < N && l < l_end) ? Ops::convert(b(l, n)) : Elem(0);
     }
     __syncthreads();
 #pragma unroll
-    for (int ks = 0; ks < kTcTileL / kTcMmaK; ++ks) {
+    for (int ks = 0; ks < Ops::kSteps; ++ks) {
       std::uint32_t af[2][4];
 #pragma unroll
-      for (int i = 0; i < 2; ++i)
-#pragma unroll
-        for (int r = 0; r < 4; ++r) {
-          const MmaCoord c = tc_a_smem(warp, i, ks, lane, r);
-          af[i][r] = As[c.row][c.col];
-        }
+      for (int i = 0; i < 2; ++i) Ops::load_a(af[i], As, warp, i, ks, lane);
 #pragma unroll
       for (int j = 0; j < NT; ++j) {
         std::uint32_t bf[2];
+        Ops::template load_b<BN>(bf, Bs, j, ks, lane);
 #pragma unroll
-        for (int r = 0; r < 2; ++r) {
-          const MmaCoord c = tc_b_smem(j, ks, lane, r);
-          bf[r] = Bs[c.row][c.col];
-        }
-#pragma unroll
-        for (int i = 0; i < 2; ++i) mma_tf32(acc[i][j], af[i], bf);
+        for (int i = 0; i < 2; ++i) Ops::mma(acc[i][j], af[i], bf);
       }
     }
     __syncthreads();
@@ -331,16 +395,26 @@ void run_gemm(ConvMath math, std::int64_t M, int N, std::int64_t L, std::int64_t
   // The reduction ranges in launches of at most 65535 (the grid's z limit), z0 the first.
   for (std::int64_t z0 = 0; z0 < parts; z0 += kMaxGridZ) {
     const unsigned nz = static_cast<unsigned>(parts - z0 < kMaxGridZ ? parts - z0 : kMaxGridZ);
-    if (math == ConvMath::tf32) {
+    if (math == ConvMath::tf32 || math == ConvMath::bf16) {
       const int bn = tc_tile_n(N);
       const dim3 grid(static_cast<unsigned>((M + kTcTileM - 1) / kTcTileM),
                       static_cast<unsigned>((N + bn - 1) / bn), nz);
-      if (bn == 16)
-        tc_gemm_kernel<16, kRowsArePixels><<<grid, kTcThreads, 0, st>>>(M, N, L, chunk, z0, a, b, store);
-      else if (bn == 32)
-        tc_gemm_kernel<32, kRowsArePixels><<<grid, kTcThreads, 0, st>>>(M, N, L, chunk, z0, a, b, store);
-      else
-        tc_gemm_kernel<64, kRowsArePixels><<<grid, kTcThreads, 0, st>>>(M, N, L, chunk, z0, a, b, store);
+      const auto launch = [&](auto ops, auto bn_const) {
+        tc_gemm_kernel<decltype(ops), decltype(bn_const)::value, kRowsArePixels>
+            <<<grid, kTcThreads, 0, st>>>(M, N, L, chunk, z0, a, b, store);
+      };
+      using I16 = std::integral_constant<int, 16>;
+      using I32 = std::integral_constant<int, 32>;
+      using I64 = std::integral_constant<int, 64>;
+      if (math == ConvMath::tf32) {
+        if (bn == 16) launch(Tf32Ops{}, I16{});
+        else if (bn == 32) launch(Tf32Ops{}, I32{});
+        else launch(Tf32Ops{}, I64{});
+      } else {
+        if (bn == 16) launch(Bf16Ops{}, I16{});
+        else if (bn == 32) launch(Bf16Ops{}, I32{});
+        else launch(Bf16Ops{}, I64{});
+      }
     } else {
       const dim3 grid(static_cast<unsigned>((M + TM - 1) / TM),
                       static_cast<unsigned>((N + TN - 1) / TN), nz);

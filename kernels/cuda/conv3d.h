@@ -13,10 +13,11 @@
 //
 // Status: compiles; run on a GPU against the CPU reference only by ctv_gpu_tests
 // (bench/gpu_check.sh). Two tiled GEMM kernels, by conv_math(): float32 on the SIMT cores
-// (64 x 64 outputs per block, 4 x 4 per thread; the sums above) and TF32 on the tensor cores
-// (mma.sync m16n8k8, kernels/cuda/mma_layout.h: operands rounded to TF32 as cvt.rna does,
-// float accumulation in the instruction's own order; wgrad with the same split-K chunks added
-// in chunk order, dbias in float32 as above). First correct versions, not yet fast ones.
+// (64 x 64 outputs per block, 4 x 4 per thread; the sums above), or TF32 / BF16 on the tensor
+// cores (mma.sync m16n8k8 / m16n8k16, kernels/cuda/mma_layout.h: operands rounded as cvt.rna
+// / cvt.rn do, float accumulation in the instruction's own order; wgrad with the same split-K
+// chunks added in chunk order, dbias in float32 as above). First correct versions, not yet
+// fast ones.
 #pragma once
 #include "kernels/cpu/reference/conv3d.h"
 #include "kernels/cpu/reference/conv_transpose3d.h"
@@ -24,8 +25,10 @@
 namespace ctv::kernels::cuda {
 
 // The arithmetic of every conv3d and conv_transpose3d call that follows, process-wide:
-// fp32 (the default) or tf32 (tensor cores; SPEC's --precision tf32).
-enum class ConvMath { fp32, tf32 };
+// fp32 (the default), or tf32 or bf16 on the tensor cores (SPEC's --precision): the float32
+// operands rounded to TF32 or BF16 as the kernel reads them, float accumulation, float32
+// results (tensors and master weights stay float32).
+enum class ConvMath { fp32, tf32, bf16 };
 void set_conv_math(ConvMath math);
 ConvMath conv_math();
 

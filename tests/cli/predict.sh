@@ -91,6 +91,6 @@ else
 fi
 check "--precision tf32 on the CPU" 1 "$ctv" predict --model "$weights" --ct "$toy/ct.nii.gz" \
   --igtv "$toy/igtv.nii.gz" --out "$tmp/tf32.nii.gz" --precision tf32
-has "TF32 message" "$err" "^ctv predict: error: --precision tf32: TF32 runs on the GPU's tensor cores only"
+has "TF32 message" "$err" "^ctv predict: error: --precision tf32: runs on the GPU's tensor cores only"
 [[ ! -e $tmp/tf32.nii.gz ]] || { echo "FAIL: output written for a refused --precision"; fail=1; }
 exit $fail

@@ -109,9 +109,9 @@ has "names the option" "$err" '^ctv train: --grid "32,a,16": expected 3 numbers 
 check "--device cuda" 1 "$ctv" train "${base[@]}" --out "$tmp/d" --device cuda
 has "CUDA message" "$err" "--device cuda: (no GPU: .+|this ctv was built without the CUDA backend)"
 check "--precision tf32 on the CPU" 1 "$ctv" train "${base[@]}" --out "$tmp/p" --precision tf32
-has "TF32 message" "$err" "^ctv train: error: --precision tf32: TF32 runs on the GPU's tensor cores only"
-check "--precision bf16" 1 "$ctv" train "${base[@]}" --out "$tmp/p" --precision bf16
-has "bf16 message" "$err" "^ctv train: error: --precision bf16: not in this version"
+has "TF32 message" "$err" "^ctv train: error: --precision tf32: runs on the GPU's tensor cores only: add --device cuda"
+check "--precision bf16 on the CPU" 1 "$ctv" train "${base[@]}" --out "$tmp/p" --precision bf16
+has "bf16 message" "$err" "^ctv train: error: --precision bf16: runs on the GPU's tensor cores only"
 [[ ! -e $tmp/p ]] || { echo "FAIL: a refused --precision left $tmp/p"; fail=1; }
 
 cp -r "$tmp/c" "$tmp/c2"

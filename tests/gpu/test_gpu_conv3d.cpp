@@ -145,23 +145,26 @@ TEST_CASE("GPU conv_transpose3d: fprop, dgrad and wgrad against the reference") 
 }
 
 namespace {
-// Runs a case with the TF32 tensor-core kernels (conv3d.h's ConvMath), fp32 again afterwards.
-struct Tf32Math {
-  Tf32Math() { kc::set_conv_math(kc::ConvMath::tf32); }
-  ~Tf32Math() { kc::set_conv_math(kc::ConvMath::fp32); }
+// Runs a case on the tensor-core kernels of `math` (conv3d.h's ConvMath), fp32 again afterwards.
+struct MathFor {
+  explicit MathFor(kc::ConvMath math) { kc::set_conv_math(math); }
+  ~MathFor() { kc::set_conv_math(kc::ConvMath::fp32); }
 };
-std::vector<double> tf32_doubles(const std::vector<float>& v) {
+std::vector<double> rounded_doubles(bool bf16, const std::vector<float>& v) {
   std::vector<double> r(v.size());
-  for (std::size_t i = 0; i < v.size(); ++i) r[i] = kc::tf32_round(v[i]);
+  for (std::size_t i = 0; i < v.size(); ++i) r[i] = bf16 ? kc::bf16_round(v[i]) : kc::tf32_round(v[i]);
   return r;
 }
 }  // namespace
 
-TEST_CASE("GPU conv3d TF32: exact on small integers, the TF32-rounded reference on floats") {
+TEST_CASE("GPU conv3d TF32 and BF16: exact on small integers, the rounded reference on floats") {
   if (!gpu_or_skip()) return;
-  const Tf32Math tf32;
   Rng rng{1202};
+  for (const kc::ConvMath math : {kc::ConvMath::tf32, kc::ConvMath::bf16})
   for (const Conv3dShape& s : gemm_cases()) {
+    const MathFor on(math);
+    const bool bf16 = math == kc::ConvMath::bf16;
+    CAPTURE(bf16);
     CAPTURE(s.describe());
     {
       // Small integers: exact in TF32 and in every partial sum, whatever the order inside an
@@ -172,7 +175,7 @@ TEST_CASE("GPU conv3d TF32: exact on small integers, the TF32-rounded reference 
       const auto dy = integer_buffer<float>(s.y_size(), rng, -3, 3).body();
       const DeviceFloats dx_(x), dw_(w), db_(b), ddy_(dy);
       const GpuPasses g = run_gpu(s, dx_, dw_, db_, ddy_);
-      const Passes e = emulate_tf32(s, x, w, b, dy);
+      const Passes e = emulate_tc(bf16, s, x, w, b, dy);
       CHECK(g.y == e.y);
       CHECK(g.dx == e.dx);
       CHECK(g.dw == e.dw);
@@ -183,11 +186,11 @@ TEST_CASE("GPU conv3d TF32: exact on small integers, the TF32-rounded reference 
     const auto dy = random_buffer<float>(s.y_size(), rng).body();
     const DeviceFloats dx_(x), dw_(w), db_(b), ddy_(dy);
     const GpuPasses g = run_gpu(s, dx_, dw_, db_, ddy_);
-    // The reference in double on TF32-rounded operands (their products are exact): only the
+    // The reference in double on the rounded operands (their products are exact): only the
     // tensor cores' float accumulation, whose order and rounding inside an mma PTX leaves open,
     // separates the two; bound it at twice a float sum's (2^-23 per term).
-    const std::vector<double> xt = tf32_doubles(x), wt = tf32_doubles(w), dyt = tf32_doubles(dy),
-                              bd(b.begin(), b.end());
+    const std::vector<double> xt = rounded_doubles(bf16, x), wt = rounded_doubles(bf16, w),
+                              dyt = rounded_doubles(bf16, dy), bd(b.begin(), b.end());
     std::vector<double> y(s.y_size()), dx(s.x_size()), dw(s.w_size()), db(std::size_t(s.K));
     ctv::kernels::ref::conv3d_fprop(s, xt.data(), wt.data(), bd.data(), y.data());
     ctv::kernels::ref::conv3d_dgrad(s, dyt.data(), wt.data(), dx.data());
@@ -216,11 +219,13 @@ TEST_CASE("GPU conv3d TF32: exact on small integers, the TF32-rounded reference 
   }
 }
 
-TEST_CASE("GPU conv_transpose3d TF32: exact on small integers") {
+TEST_CASE("GPU conv_transpose3d TF32 and BF16: exact on small integers") {
   if (!gpu_or_skip()) return;
-  const Tf32Math tf32;
   Rng rng{1203};
+  for (const kc::ConvMath math : {kc::ConvMath::tf32, kc::ConvMath::bf16})
   for (const ConvTranspose3dShape& s : conv_transpose_cases()) {
+    const MathFor on(math);
+    CAPTURE(math == kc::ConvMath::bf16);
     CAPTURE(s.describe());
     const auto x = integer_buffer<float>(s.x_size(), rng, -3, 3).body();
     const auto w = integer_buffer<float>(s.w_size(), rng, -3, 3).body();
