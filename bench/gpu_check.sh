@@ -81,6 +81,11 @@ if "$build/ctv" --version 2>/dev/null | grep -q "^GPU found: yes"; then
         >"$logs/tiny-gpu-vs-cpu.txt" 2>&1
       row "GPU mask vs CPU mask (one patient)" "$(grep -m1 '^  dice' "$logs/tiny-gpu-vs-cpu.txt" | tr -s ' ')"
     fi
+    for prec in tf32 bf16; do
+      timeout 60 "$build/ctv" train --cohort "$tiny/cohort" --out "$tiny/gpu-$prec" "${small[@]}" \
+        --device cuda --precision $prec >"$logs/tiny-train-$prec.txt" 2>&1
+      row "ctv train --precision $prec (tiny)" "$([[ $? -eq 0 ]] && echo "ran: $(grep -m1 '^epoch 1:' "$logs/tiny-train-$prec.txt")" || echo "FAILED: see tiny-train-$prec.txt")"
+    done
     if command -v compute-sanitizer >/dev/null; then
       timeout 90 compute-sanitizer --tool memcheck --error-exitcode 1 "$build/ctv" train \
         --cohort "$tiny/cohort" --out "$tiny/memcheck" "${small[@]}" --device cuda \
@@ -115,26 +120,28 @@ else
   row "ctv bench gpu" "not run: no GPU found"
 fi
 
-echo "== the conv layers in TF32 on the tensor cores: ours, then cuDNN with TF32 on"
-if "$build/ctv" --version 2>/dev/null | grep -q "^GPU found: yes"; then
-  if timeout 60 "$build/ctv" bench gpu --precision tf32 --cases conv --json "$logs/bench-gpu-tf32.json" \
-      --force >"$logs/bench-gpu-tf32.txt" 2>&1; then
-    cat "$logs/bench-gpu-tf32.txt"
-    row "ctv bench gpu --precision tf32" "ran ($(grep -c '/' "$logs/bench-gpu-tf32.txt") rows)"
-    here=$(dirname "${BASH_SOURCE[0]}")
-    if timeout 60 python3 "$here/torch_gpu.py" --ours "$logs/bench-gpu-tf32.json" \
-        --json "$logs/torch-gpu-tf32.json" >"$logs/torch-gpu-tf32.txt" 2>&1; then
-      grep '^|' "$logs/torch-gpu-tf32.txt" | tee "$logs/ratios-tf32.md"
-      row "cuDNN TF32 beside ours" "see ratios-tf32.md"
+for prec in tf32 bf16; do
+  echo "== the conv layers in $prec on the tensor cores: ours, then cuDNN in $prec"
+  if "$build/ctv" --version 2>/dev/null | grep -q "^GPU found: yes"; then
+    if timeout 60 "$build/ctv" bench gpu --precision $prec --cases conv \
+        --json "$logs/bench-gpu-$prec.json" --force >"$logs/bench-gpu-$prec.txt" 2>&1; then
+      cat "$logs/bench-gpu-$prec.txt"
+      row "ctv bench gpu --precision $prec" "ran ($(grep -c '/' "$logs/bench-gpu-$prec.txt") rows)"
+      here=$(dirname "${BASH_SOURCE[0]}")
+      if timeout 60 python3 "$here/torch_gpu.py" --ours "$logs/bench-gpu-$prec.json" \
+          --json "$logs/torch-gpu-$prec.json" >"$logs/torch-gpu-$prec.txt" 2>&1; then
+        grep '^|' "$logs/torch-gpu-$prec.txt" | tee "$logs/ratios-$prec.md"
+        row "cuDNN $prec beside ours" "see ratios-$prec.md"
+      else
+        row "cuDNN $prec beside ours" "FAILED or timed out: see torch-gpu-$prec.txt"
+      fi
     else
-      row "cuDNN TF32 beside ours" "FAILED or timed out: see torch-gpu-tf32.txt"
+      row "ctv bench gpu --precision $prec" "FAILED or timed out: see bench-gpu-$prec.txt"
     fi
   else
-    row "ctv bench gpu --precision tf32" "FAILED or timed out: see bench-gpu-tf32.txt"
+    row "ctv bench gpu --precision $prec" "not run: no GPU found"
   fi
-else
-  row "ctv bench gpu --precision tf32" "not run: no GPU found"
-fi
+done
 
 echo
 echo "== summary"

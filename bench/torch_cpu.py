@@ -172,8 +172,9 @@ def step_fn(torch, model, x, g, eps):
 SHAPE = re.compile(r"(\d+)x(\d+)x(\d+)x(\d+)x(\d+)( transposed)? k(\d+) s(\d+) p(\d+) K(\d+)")
 
 
-def conv_fn(torch, shape_text, op, device="cpu"):
-    """The PyTorch call for one of our conv records, on `device`: returns a closure that runs it."""
+def conv_fn(torch, shape_text, op, device="cpu", dtype=None):
+    """The PyTorch call for one of our conv records, on `device`, its tensors of `dtype` (default
+    float32): returns a closure that runs it."""
     m = SHAPE.fullmatch(shape_text)
     if not m:
         raise ValueError("unknown shape text " + shape_text)
@@ -182,12 +183,12 @@ def conv_fn(torch, shape_text, op, device="cpu"):
     k, s, p, K = (int(m.group(i)) for i in range(7, 11))
     cl = torch.channels_last_3d
     F = torch.nn.functional
-    x = torch.randn(N, C, D, H, W, device=device).contiguous(memory_format=cl)
+    x = torch.randn(N, C, D, H, W, device=device, dtype=dtype).contiguous(memory_format=cl)
     if transposed:
-        w = torch.randn(C, K, k, k, k, device=device).contiguous(memory_format=cl)
+        w = torch.randn(C, K, k, k, k, device=device, dtype=dtype).contiguous(memory_format=cl)
         y = F.conv_transpose3d(x, w, None, stride=s, padding=p)
     else:
-        w = torch.randn(K, C, k, k, k, device=device).contiguous(memory_format=cl)
+        w = torch.randn(K, C, k, k, k, device=device, dtype=dtype).contiguous(memory_format=cl)
         y = F.conv3d(x, w, None, stride=s, padding=p)
     dy = torch.randn_like(y).contiguous(memory_format=cl)
     del y

@@ -7,7 +7,9 @@ training step (AM-GM loss, backward, Adam, zero_grad) with bench/torch_cpu.py's 
 inputs moved to the GPU, with its peak allocated memory, and each conv op: channels_last_3d tensors and weights,
 float32 with TF32 off (torch.backends.cudnn.allow_tf32 = False and
 torch.backends.cuda.matmul.allow_tf32 = False: the same precision as ours), or with
---precision tf32 both on and ours on its TF32 tensor-core kernels,
+--precision tf32 both on and ours on its TF32 tensor-core kernels, or with --precision bf16
+the conv ops on bfloat16 tensors and the network under torch.autocast(bfloat16) (ours: BF16
+tensor-core kernels reading float32 tensors),
 torch.backends.cudnn.benchmark = True (cuDNN picks its fastest algorithm, after the warm-up),
 F.conv3d / F.conv_transpose3d for fprop and aten.convolution_backward with one output
 requested for dgrad and wgrad; device time from CUDA events, median of --repeat runs.
@@ -17,7 +19,7 @@ case | shape | ours ms | PyTorch / cuDNN ms | ours / theirs. A benchmark, never 
 only here (on the GPU machine, its own Python; bench/gpu_check.sh runs this).
 
 usage: bench/torch_gpu.py [--ctv build/ctv] [--ours REPORT.json] [--repeat 5] [--warmup 2]
-                          [--grid X,Y,Z] [--precision fp32|tf32] [--json OUT.json]
+                          [--grid X,Y,Z] [--precision fp32|tf32|bf16] [--json OUT.json]
 """
 import argparse
 import json
@@ -37,7 +39,7 @@ def parse_args():
     a.add_argument("--repeat", type=int, default=5)
     a.add_argument("--warmup", type=int, default=2)
     a.add_argument("--grid", default="416,288,128")
-    a.add_argument("--precision", choices=["fp32", "tf32"], default=None,
+    a.add_argument("--precision", choices=["fp32", "tf32", "bf16"], default=None,
                    help="convolution arithmetic of both sides (default fp32, or --ours's)")
     a.add_argument("--json", default=None, help="write cuDNN's figures and the ratios here")
     return a.parse_args()
@@ -89,9 +91,12 @@ def main():
     torch.backends.cudnn.benchmark = True
     torch.backends.cudnn.allow_tf32 = tf32
     torch.backends.cuda.matmul.allow_tf32 = tf32
+    bf16 = precision == "bf16"
+    arith = ("bfloat16 (conv tensors; the network under autocast)" if bf16 else
+             f"float32, TF32 {'on' if tf32 else 'off'}")
     print(f"PyTorch {torch.__version__} | CUDA {torch.version.cuda} | cuDNN "
           f"{torch.backends.cudnn.version()} | {torch.cuda.get_device_name(0)} | channels_last_3d "
-          f"| float32, TF32 {'on' if tf32 else 'off'} | cudnn.benchmark on")
+          f"| {arith} | cudnn.benchmark on")
     rows = []
     cl = torch.channels_last_3d
     settings = ours["settings"]
@@ -110,11 +115,18 @@ def main():
             else:
                 g = torch_cpu.target(torch, grid, cl).cuda()
                 fn = torch_cpu.step_fn(torch, model, x, g, settings.get("amgm_eps", 1e-5))
+            if bf16:
+                plain = fn
+
+                def fn(plain=plain):
+                    with torch.autocast("cuda", dtype=torch.bfloat16):
+                        return plain()
             ms, times = device_ms(torch, fn, args.warmup, args.repeat)
             peak = torch.cuda.max_memory_allocated() / 2**20
             del model, x, fn
         else:
-            fn = torch_cpu.conv_fn(torch, r["shape"], r["op"], device="cuda")
+            fn = torch_cpu.conv_fn(torch, r["shape"], r["op"], device="cuda",
+                                   dtype=torch.bfloat16 if bf16 else None)
             ms, times = device_ms(torch, fn, args.warmup, args.repeat)
             del fn
         torch.cuda.empty_cache()
@@ -136,7 +148,7 @@ def main():
                        "peer": {"torch": torch.__version__, "cuda": torch.version.cuda,
                                 "cudnn": torch.backends.cudnn.version(),
                                 "device": torch.cuda.get_device_name(0),
-                                "memory_format": "channels_last_3d", "tf32": tf32,
+                                "memory_format": "channels_last_3d", "tf32": tf32, "bf16": bf16,
                                 "cudnn_benchmark": True, "repeat": args.repeat,
                                 "warmup": args.warmup},
                        "ours": ours, "rows": rows}, f, indent=2)
