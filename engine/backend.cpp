@@ -39,7 +39,8 @@ const BackendInfo& backend_info() {
 
 std::string cuda_unavailable_reason() {
   const BackendInfo& info = backend_info();
-  if (!info.cuda_built) return "this ctv was built without the CUDA backend (no nvcc at build time)";
+  if (!info.cuda_built)
+    return "this ctv was built without the CUDA backend (no nvcc at build time)";
   if (!info.gpu_found) return "no GPU: " + info.why_no_gpu;
   return "";
 }

@@ -22,8 +22,9 @@ struct Passes {
 };
 
 // What conv3d.cu computes, element by element, in its order.
-inline Passes emulate(const Conv3dShape& s, const std::vector<float>& x, const std::vector<float>& w,
-               const std::vector<float>& bias, const std::vector<float>& dy) {
+inline Passes emulate(const Conv3dShape& s, const std::vector<float>& x,
+                      const std::vector<float>& w, const std::vector<float>& bias,
+                      const std::vector<float>& dy) {
   Passes o;
   const std::int64_t M = kc::fprop_rows(s), L = kc::fprop_reduction(s);
   o.y.assign(static_cast<std::size_t>(M * s.K), 0.0f);
@@ -87,7 +88,7 @@ void emulate_tc_gemm(bool bf16, std::int64_t M, int N, std::int64_t L, std::int6
   const int kk = bf16 ? kc::kTcMmaKBf16 : kc::kTcMmaK, steps = TL / kk;
   float (*round)(float) = bf16 ? kc::bf16_round : kc::tf32_round;
   std::vector<float> As(std::size_t(TM) * TL), Bs(std::size_t(bn) * TL);  // [row][l]
-  std::vector<float> acc;  // [warp][i][j][lane][r]
+  std::vector<float> acc;                                                 // [warp][i][j][lane][r]
   auto at = [&](int warp, int i, int j, int lane, int r) -> float& {
     return acc[(((std::size_t(warp) * 2 + i) * nt + j) * 32 + lane) * 4 + r];
   };
@@ -178,7 +179,9 @@ inline Passes emulate_tc(bool bf16, const Conv3dShape& s, const std::vector<floa
   o.y.assign(static_cast<std::size_t>(M * s.K), 0.0f);
   emulate_tc_gemm(
       bf16, M, s.K, L, L, 1, xa,
-      [&](std::int64_t l, int k) { return w[static_cast<std::size_t>(kc::fprop_b_offset(s, l, k))]; },
+      [&](std::int64_t l, int k) {
+        return w[static_cast<std::size_t>(kc::fprop_b_offset(s, l, k))];
+      },
       [&](std::int64_t, std::int64_t m, int k, float v) {
         o.y[static_cast<std::size_t>(m * s.K + k)] = v + bias[static_cast<std::size_t>(k)];
       });
@@ -190,7 +193,9 @@ inline Passes emulate_tc(bool bf16, const Conv3dShape& s, const std::vector<floa
         const std::int64_t g = kc::dgrad_a_offset(s, m, l);
         return g < 0 ? 0.0f : dy[static_cast<std::size_t>(g)];
       },
-      [&](std::int64_t l, int c) { return w[static_cast<std::size_t>(kc::dgrad_b_offset(s, l, c))]; },
+      [&](std::int64_t l, int c) {
+        return w[static_cast<std::size_t>(kc::dgrad_b_offset(s, l, c))];
+      },
       [&](std::int64_t, std::int64_t m, int c, float v) {
         o.dx[static_cast<std::size_t>(m * s.C + c)] = v;
       });
@@ -198,7 +203,8 @@ inline Passes emulate_tc(bool bf16, const Conv3dShape& s, const std::vector<floa
   const std::int64_t parts = kc::wgrad_chunks(s), count = std::int64_t(s.K) * L;
   std::vector<float> partial(static_cast<std::size_t>(parts * count), 0.0f);
   emulate_tc_gemm(
-      bf16, L, s.K, M, kc::kConvWgradChunkRows, parts, [&](std::int64_t l, std::int64_t m) { return xa(m, l); },
+      bf16, L, s.K, M, kc::kConvWgradChunkRows, parts,
+      [&](std::int64_t l, std::int64_t m) { return xa(m, l); },
       [&](std::int64_t m, int k) { return dy[static_cast<std::size_t>(m * s.K + k)]; },
       [&](std::int64_t z, std::int64_t l, int k, float v) {
         partial[static_cast<std::size_t>(z * count + k * L + l)] = v;
@@ -206,7 +212,8 @@ inline Passes emulate_tc(bool bf16, const Conv3dShape& s, const std::vector<floa
   o.dw.assign(static_cast<std::size_t>(count), 0.0f);
   for (std::int64_t i = 0; i < count; ++i) {
     float total = 0.0f;
-    for (std::int64_t z = 0; z < parts; ++z) total += partial[static_cast<std::size_t>(z * count + i)];
+    for (std::int64_t z = 0; z < parts; ++z)
+      total += partial[static_cast<std::size_t>(z * count + i)];
     o.dw[static_cast<std::size_t>(i)] = total;
   }
   return o;

@@ -21,9 +21,8 @@ using namespace cuda_emulation;
 // v rounded to TF32 or BF16, in double.
 std::vector<double> rounded(bool bf16, const std::vector<float>& v) {
   std::vector<double> r(v.size());
-  std::transform(v.begin(), v.end(), r.begin(), [bf16](float f) {
-    return double(bf16 ? kc::bf16_round(f) : kc::tf32_round(f));
-  });
+  std::transform(v.begin(), v.end(), r.begin(),
+                 [bf16](float f) { return double(bf16 ? kc::bf16_round(f) : kc::tf32_round(f)); });
   return r;
 }
 }  // namespace
@@ -132,9 +131,9 @@ TEST_CASE("mma.m16n8k16 bf16 layout: entries of the PTX ISA's figures, each elem
 
 TEST_CASE("BF16 rounding: to nearest, ties to even, 7 mantissa bits") {
   CHECK(kc::bf16_round(1.0f) == 1.0f);
-  CHECK(kc::bf16_round(1.0f + 0x1p-7f) == 1.0f + 0x1p-7f);             // representable
-  CHECK(kc::bf16_round(1.0f + 0x1p-8f) == 1.0f);                       // a tie: to even (down)
-  CHECK(kc::bf16_round(1.0f + 0x1p-7f + 0x1p-8f) == 1.0f + 0x1p-6f);   // a tie: to even (up)
+  CHECK(kc::bf16_round(1.0f + 0x1p-7f) == 1.0f + 0x1p-7f);            // representable
+  CHECK(kc::bf16_round(1.0f + 0x1p-8f) == 1.0f);                      // a tie: to even (down)
+  CHECK(kc::bf16_round(1.0f + 0x1p-7f + 0x1p-8f) == 1.0f + 0x1p-6f);  // a tie: to even (up)
   CHECK(kc::bf16_round(-(1.0f + 0x1p-8f + 0x1p-20f)) == -(1.0f + 0x1p-7f));  // above the tie
   CHECK(kc::bf16_round(255.0f) == 255.0f);  // integers below 2^8 are exact
   CHECK(kc::bf16_round(257.0f) == 256.0f);  // a tie: to even
@@ -210,8 +209,8 @@ TEST_CASE("CUDA conv3d tensor-core tiling: random floats are the reference on ro
       conv3d_dgrad(s, dyt.data(), wt.data(), dx.data());
       conv3d_wgrad(s, xt.data(), dyt.data(), dw.data(), static_cast<double*>(nullptr));
       const Passes e = emulate_tc(bf16, s, x, w, b, dy);
-      auto check = [](const char* what, const std::vector<float>& got,
-                      const Guarded<double>& want, double terms) {
+      auto check = [](const char* what, const std::vector<float>& got, const Guarded<double>& want,
+                      double terms) {
         CAPTURE(what);
         double worst = 0;
         for (std::size_t i = 0; i < got.size(); ++i)

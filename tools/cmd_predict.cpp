@@ -115,8 +115,8 @@ int run(const Options& o) {
             << " x " << g[2] << " at " << w.preprocessing.spacing[0] << " x "
             << w.preprocessing.spacing[1] << " x " << w.preprocessing.spacing[2] << " mm, "
             << threads << " thread" << (threads == 1 ? "" : "s") << ", " << o.device << " "
-            << o.precision << "; " << jobs.size()
-            << " patient" << (jobs.size() == 1 ? "" : "s") << "\n";
+            << o.precision << "; " << jobs.size() << " patient" << (jobs.size() == 1 ? "" : "s")
+            << "\n";
 
   unet3d::PredictSettings settings;
   settings.igtv_union = !o.no_igtv_union;
@@ -193,8 +193,9 @@ Command add_predict(CLI::App& root) {
   app->add_flag("--force", o.force, "Replace existing outputs (and their sidecars)");
   app->add_option("--device", o.device, "cpu (default) or cuda")
       ->check(CLI::IsMember({"cpu", "cuda"}));
-  app->add_option("--precision", o.precision,
-                  "Convolution arithmetic: fp32 (default), or tf32 / bf16 (tensor cores; --device cuda)")
+  app->add_option(
+         "--precision", o.precision,
+         "Convolution arithmetic: fp32 (default), or tf32 / bf16 (tensor cores; --device cuda)")
       ->capture_default_str();
   return {app, [] { return run(o); }};
 }

@@ -6,15 +6,15 @@
 #include <cuda_runtime.h>
 
 #include <atomic>
-#include <type_traits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "kernels/cuda/conv_gemm.h"
-#include "kernels/cuda/mma_layout.h"
 #include "kernels/cuda/device_memory.h"
-#include "kernels/cuda/stream.cuh"
+#include "kernels/cuda/mma_layout.h"
 #include "kernels/cuda/ops.h"
+#include "kernels/cuda/stream.cuh"
 
 namespace ctv::kernels::cuda {
 
@@ -45,8 +45,7 @@ struct GatherIndex {
           tap[i] = g.tap(m0 + i);
       }
   }
-  __device__ void tile(const Gather& g, std::int64_t l0, std::int64_t l_end, int tid,
-                       int threads) {
+  __device__ void tile(const Gather& g, std::int64_t l0, std::int64_t l_end, int tid, int threads) {
     for (int i = tid; i < kTile; i += threads)
       if (l0 + i < l_end) {
         if constexpr (kRowsArePixels)
@@ -65,8 +64,9 @@ struct GatherIndex {
 };
 
 // C[m][n] for m < M, n < N = sum over the reduction indices l in [l_begin, l_end) of
-// A(m, l) * b(l, n) (A gathered by g through GatherIndex), in ascending l, one fused multiply-add per term; z = z0 + blockIdx.z picks
-// the range [z * chunk, min(L, (z + 1) * chunk)) and store(z, m, n, value) writes the result.
+// A(m, l) * b(l, n) (A gathered by g through GatherIndex), in ascending l, one fused multiply-add
+// per term; z = z0 + blockIdx.z picks the range [z * chunk, min(L, (z + 1) * chunk)) and store(z,
+// m, n, value) writes the result.
 template <bool kRowsArePixels, class Gather, class LoadB, class Store>
 __global__ void __launch_bounds__(kConvThreads)
     gemm_kernel(std::int64_t M, int N, std::int64_t L, std::int64_t chunk, std::int64_t z0,
@@ -201,8 +201,7 @@ struct Bf16Ops {
     }
   }
   template <int BN>
-  __device__ static void load_b(std::uint32_t (&b)[2], const BTile<BN>& Bs, int j, int,
-                                int lane) {
+  __device__ static void load_b(std::uint32_t (&b)[2], const BTile<BN>& Bs, int j, int, int lane) {
 #pragma unroll
     for (int r = 0; r < 2; ++r) {
       const MmaCoord c = tc_b_smem_bf16(j, lane, r);
@@ -407,13 +406,19 @@ void run_gemm(ConvMath math, std::int64_t M, int N, std::int64_t L, std::int64_t
       using I32 = std::integral_constant<int, 32>;
       using I64 = std::integral_constant<int, 64>;
       if (math == ConvMath::tf32) {
-        if (bn == 16) launch(Tf32Ops{}, I16{});
-        else if (bn == 32) launch(Tf32Ops{}, I32{});
-        else launch(Tf32Ops{}, I64{});
+        if (bn == 16)
+          launch(Tf32Ops{}, I16{});
+        else if (bn == 32)
+          launch(Tf32Ops{}, I32{});
+        else
+          launch(Tf32Ops{}, I64{});
       } else {
-        if (bn == 16) launch(Bf16Ops{}, I16{});
-        else if (bn == 32) launch(Bf16Ops{}, I32{});
-        else launch(Bf16Ops{}, I64{});
+        if (bn == 16)
+          launch(Bf16Ops{}, I16{});
+        else if (bn == 32)
+          launch(Bf16Ops{}, I32{});
+        else
+          launch(Bf16Ops{}, I64{});
       }
     } else {
       const dim3 grid(static_cast<unsigned>((M + TM - 1) / TM),
@@ -442,12 +447,11 @@ void conv3d_dgrad(const Conv3dShape& s, const float* dy, const float* w, float* 
   s.validate();
   require_device("conv3d_dgrad (CUDA)", dy, w, dx);
   const std::int64_t M = dgrad_rows(s), L = dgrad_reduction(s);
-  run_gemm<true>(conv_math(), M, s.C, L, L, 1, DgradGather{s, dy}, DgradB{s, w},
-                 RowStore{s.C, dx}, "conv3d_dgrad (CUDA)");
+  run_gemm<true>(conv_math(), M, s.C, L, L, 1, DgradGather{s, dy}, DgradB{s, w}, RowStore{s.C, dx},
+                 "conv3d_dgrad (CUDA)");
 }
 
-void conv3d_wgrad(const Conv3dShape& s, const float* x, const float* dy, float* dw,
-                  float* dbias) {
+void conv3d_wgrad(const Conv3dShape& s, const float* x, const float* dy, float* dw, float* dbias) {
   s.validate();
   require_device("conv3d_wgrad (CUDA)", x, dy, dw);
   const std::int64_t M = fprop_rows(s), L = fprop_reduction(s), parts = wgrad_chunks(s);
@@ -455,17 +459,17 @@ void conv3d_wgrad(const Conv3dShape& s, const float* x, const float* dy, float* 
   const DeviceScratch<float> partial(static_cast<std::size_t>(parts * count));
   run_gemm<false>(conv_math(), L, s.K, M, kConvWgradChunkRows, parts, FpropGather{s, x},
                   DyRows{s.K, dy}, WgradPartialStore{count, L, partial.p}, "conv3d_wgrad (CUDA)");
-  sum_parts_kernel<<<blocks_for(count), kBlock, 0, compute_stream()>>>(partial.p, parts, count,
-                                                                        dw);
+  sum_parts_kernel<<<blocks_for(count), kBlock, 0, compute_stream()>>>(partial.p, parts, count, dw);
   check_launch("conv3d_wgrad (CUDA): partial sums");
   if (dbias) {
     const DeviceScratch<float> bias_partial(static_cast<std::size_t>(parts * s.K));
     bias_parts_kernel<<<dim3(static_cast<unsigned>(parts),
                              static_cast<unsigned>((s.K + 127) / 128)),
-                        128, 0, compute_stream()>>>(dy, M, s.K, kConvWgradChunkRows, bias_partial.p);
+                        128, 0, compute_stream()>>>(dy, M, s.K, kConvWgradChunkRows,
+                                                    bias_partial.p);
     check_launch("conv3d_wgrad (CUDA): bias partials");
-    sum_parts_kernel<<<blocks_for(s.K), kBlock, 0, compute_stream()>>>(bias_partial.p, parts,
-                                                                        s.K, dbias);
+    sum_parts_kernel<<<blocks_for(s.K), kBlock, 0, compute_stream()>>>(bias_partial.p, parts, s.K,
+                                                                       dbias);
     check_launch("conv3d_wgrad (CUDA): bias");
     // The scratch returns to the cache when this scope ends; the kernels reading it were
     // queued on the same stream before any later use of the block, so the reuse is ordered.

@@ -142,7 +142,8 @@ CTV_HD inline ConvTap fprop_tap(const Conv3dShape& s, std::int64_t l) {
   const int tap = static_cast<int>(l / s.C);
   return {tap / (s.R * s.S), (tap / s.S) % s.R, tap % s.S, c};
 }
-CTV_HD inline std::int64_t fprop_gather(const Conv3dShape& s, const ConvPixel& p, const ConvTap& t) {
+CTV_HD inline std::int64_t fprop_gather(const Conv3dShape& s, const ConvPixel& p,
+                                        const ConvTap& t) {
   const int d = p.d0 + t.t, h = p.h0 + t.r, w = p.w0 + t.s;
   if (d < 0 || d >= s.D || h < 0 || h >= s.H || w < 0 || w >= s.W) return -1;
   return p.base + ((std::int64_t(d) * s.H + h) * s.W + w) * s.C + t.ch;
@@ -174,7 +175,8 @@ CTV_HD inline int dgrad_out_coord(int num, int stride, int out_size) {
   }
   return o < out_size ? o : -1;
 }
-CTV_HD inline std::int64_t dgrad_gather(const Conv3dShape& s, const ConvPixel& p, const ConvTap& t) {
+CTV_HD inline std::int64_t dgrad_gather(const Conv3dShape& s, const ConvPixel& p,
+                                        const ConvTap& t) {
   const int Z = s.Z(), P = s.P(), Q = s.Q();
   const int z = dgrad_out_coord(p.d0 - t.t, s.stride_d, Z);
   const int y = dgrad_out_coord(p.h0 - t.r, s.stride_h, P);

@@ -152,7 +152,8 @@ struct MathFor {
 };
 std::vector<double> rounded_doubles(bool bf16, const std::vector<float>& v) {
   std::vector<double> r(v.size());
-  for (std::size_t i = 0; i < v.size(); ++i) r[i] = bf16 ? kc::bf16_round(v[i]) : kc::tf32_round(v[i]);
+  for (std::size_t i = 0; i < v.size(); ++i)
+    r[i] = bf16 ? kc::bf16_round(v[i]) : kc::tf32_round(v[i]);
   return r;
 }
 }  // namespace
@@ -161,88 +162,88 @@ TEST_CASE("GPU conv3d TF32 and BF16: exact on small integers, the rounded refere
   if (!gpu_or_skip()) return;
   Rng rng{1202};
   for (const kc::ConvMath math : {kc::ConvMath::tf32, kc::ConvMath::bf16})
-  for (const Conv3dShape& s : gemm_cases()) {
-    const MathFor on(math);
-    const bool bf16 = math == kc::ConvMath::bf16;
-    CAPTURE(bf16);
-    CAPTURE(s.describe());
-    {
-      // Small integers: exact in TF32 and in every partial sum, whatever the order inside an
-      // mma, so the kernels, their host emulation and the reference agree exactly.
-      const auto x = integer_buffer<float>(s.x_size(), rng, -3, 3).body();
-      const auto w = integer_buffer<float>(s.w_size(), rng, -3, 3).body();
-      const auto b = integer_buffer<float>(std::size_t(s.K), rng, -3, 3).body();
-      const auto dy = integer_buffer<float>(s.y_size(), rng, -3, 3).body();
+    for (const Conv3dShape& s : gemm_cases()) {
+      const MathFor on(math);
+      const bool bf16 = math == kc::ConvMath::bf16;
+      CAPTURE(bf16);
+      CAPTURE(s.describe());
+      {
+        // Small integers: exact in TF32 and in every partial sum, whatever the order inside an
+        // mma, so the kernels, their host emulation and the reference agree exactly.
+        const auto x = integer_buffer<float>(s.x_size(), rng, -3, 3).body();
+        const auto w = integer_buffer<float>(s.w_size(), rng, -3, 3).body();
+        const auto b = integer_buffer<float>(std::size_t(s.K), rng, -3, 3).body();
+        const auto dy = integer_buffer<float>(s.y_size(), rng, -3, 3).body();
+        const DeviceFloats dx_(x), dw_(w), db_(b), ddy_(dy);
+        const GpuPasses g = run_gpu(s, dx_, dw_, db_, ddy_);
+        const Passes e = emulate_tc(bf16, s, x, w, b, dy);
+        CHECK(g.y == e.y);
+        CHECK(g.dx == e.dx);
+        CHECK(g.dw == e.dw);
+      }
+      const auto x = random_buffer<float>(s.x_size(), rng).body();
+      const auto w = random_buffer<float>(s.w_size(), rng).body();
+      const auto b = random_buffer<float>(std::size_t(s.K), rng).body();
+      const auto dy = random_buffer<float>(s.y_size(), rng).body();
       const DeviceFloats dx_(x), dw_(w), db_(b), ddy_(dy);
       const GpuPasses g = run_gpu(s, dx_, dw_, db_, ddy_);
-      const Passes e = emulate_tc(bf16, s, x, w, b, dy);
-      CHECK(g.y == e.y);
-      CHECK(g.dx == e.dx);
-      CHECK(g.dw == e.dw);
-    }
-    const auto x = random_buffer<float>(s.x_size(), rng).body();
-    const auto w = random_buffer<float>(s.w_size(), rng).body();
-    const auto b = random_buffer<float>(std::size_t(s.K), rng).body();
-    const auto dy = random_buffer<float>(s.y_size(), rng).body();
-    const DeviceFloats dx_(x), dw_(w), db_(b), ddy_(dy);
-    const GpuPasses g = run_gpu(s, dx_, dw_, db_, ddy_);
-    // The reference in double on the rounded operands (their products are exact): only the
-    // tensor cores' float accumulation, whose order and rounding inside an mma PTX leaves open,
-    // separates the two; bound it at twice a float sum's (2^-23 per term).
-    const std::vector<double> xt = rounded_doubles(bf16, x), wt = rounded_doubles(bf16, w),
-                              dyt = rounded_doubles(bf16, dy), bd(b.begin(), b.end());
-    std::vector<double> y(s.y_size()), dx(s.x_size()), dw(s.w_size()), db(std::size_t(s.K));
-    ctv::kernels::ref::conv3d_fprop(s, xt.data(), wt.data(), bd.data(), y.data());
-    ctv::kernels::ref::conv3d_dgrad(s, dyt.data(), wt.data(), dx.data());
-    ctv::kernels::ref::conv3d_wgrad(s, xt.data(), dyt.data(), dw.data(), db.data());
-    auto worst = [](const std::vector<float>& got, const std::vector<double>& want) {
-      double err = 0;
-      for (std::size_t i = 0; i < got.size(); ++i)
-        err = std::max(err, std::isnan(got[i]) ? HUGE_VAL : std::fabs(double(got[i]) - want[i]));
-      return err;
-    };
-    const double Lf = double(kc::fprop_reduction(s)) + 1, Ld = double(kc::dgrad_reduction(s)),
-                 M = double(kc::fprop_rows(s));
-    CHECK(worst(g.y, y) <= (Lf + 2) * 0x1p-23 * Lf);
-    CHECK(worst(g.dx, dx) <= (Ld + 2) * 0x1p-23 * Ld);
-    CHECK(worst(g.dw, dw) <= (M + 2) * 0x1p-23 * M);
-    // dbias sums dy in float32 (not TF32): against the unrounded dy.
-    std::vector<double> db_exact(std::size_t(s.K), 0.0);
-    for (std::size_t i = 0; i < dy.size(); ++i) db_exact[i % std::size_t(s.K)] += dy[i];
-    CHECK(worst(g.db, db_exact) <= (M + 2) * 0x1p-24 * M);
+      // The reference in double on the rounded operands (their products are exact): only the
+      // tensor cores' float accumulation, whose order and rounding inside an mma PTX leaves open,
+      // separates the two; bound it at twice a float sum's (2^-23 per term).
+      const std::vector<double> xt = rounded_doubles(bf16, x), wt = rounded_doubles(bf16, w),
+                                dyt = rounded_doubles(bf16, dy), bd(b.begin(), b.end());
+      std::vector<double> y(s.y_size()), dx(s.x_size()), dw(s.w_size()), db(std::size_t(s.K));
+      ctv::kernels::ref::conv3d_fprop(s, xt.data(), wt.data(), bd.data(), y.data());
+      ctv::kernels::ref::conv3d_dgrad(s, dyt.data(), wt.data(), dx.data());
+      ctv::kernels::ref::conv3d_wgrad(s, xt.data(), dyt.data(), dw.data(), db.data());
+      auto worst = [](const std::vector<float>& got, const std::vector<double>& want) {
+        double err = 0;
+        for (std::size_t i = 0; i < got.size(); ++i)
+          err = std::max(err, std::isnan(got[i]) ? HUGE_VAL : std::fabs(double(got[i]) - want[i]));
+        return err;
+      };
+      const double Lf = double(kc::fprop_reduction(s)) + 1, Ld = double(kc::dgrad_reduction(s)),
+                   M = double(kc::fprop_rows(s));
+      CHECK(worst(g.y, y) <= (Lf + 2) * 0x1p-23 * Lf);
+      CHECK(worst(g.dx, dx) <= (Ld + 2) * 0x1p-23 * Ld);
+      CHECK(worst(g.dw, dw) <= (M + 2) * 0x1p-23 * M);
+      // dbias sums dy in float32 (not TF32): against the unrounded dy.
+      std::vector<double> db_exact(std::size_t(s.K), 0.0);
+      for (std::size_t i = 0; i < dy.size(); ++i) db_exact[i % std::size_t(s.K)] += dy[i];
+      CHECK(worst(g.db, db_exact) <= (M + 2) * 0x1p-24 * M);
 
-    const GpuPasses again = run_gpu(s, dx_, dw_, db_, ddy_);
-    CHECK(same_bits(g.y, again.y));
-    CHECK(same_bits(g.dx, again.dx));
-    CHECK(same_bits(g.dw, again.dw));
-    CHECK(same_bits(g.db, again.db));
-  }
+      const GpuPasses again = run_gpu(s, dx_, dw_, db_, ddy_);
+      CHECK(same_bits(g.y, again.y));
+      CHECK(same_bits(g.dx, again.dx));
+      CHECK(same_bits(g.dw, again.dw));
+      CHECK(same_bits(g.db, again.db));
+    }
 }
 
 TEST_CASE("GPU conv_transpose3d TF32 and BF16: exact on small integers") {
   if (!gpu_or_skip()) return;
   Rng rng{1203};
   for (const kc::ConvMath math : {kc::ConvMath::tf32, kc::ConvMath::bf16})
-  for (const ConvTranspose3dShape& s : conv_transpose_cases()) {
-    const MathFor on(math);
-    CAPTURE(math == kc::ConvMath::bf16);
-    CAPTURE(s.describe());
-    const auto x = integer_buffer<float>(s.x_size(), rng, -3, 3).body();
-    const auto w = integer_buffer<float>(s.w_size(), rng, -3, 3).body();
-    const auto b = integer_buffer<float>(std::size_t(s.K), rng, -3, 3).body();
-    const auto dy = integer_buffer<float>(s.y_size(), rng, -3, 3).body();
-    std::vector<float> y(s.y_size()), dx(s.x_size()), dw(s.w_size()), db(std::size_t(s.K));
-    ctv::kernels::ref::conv_transpose3d_fprop(s, x.data(), w.data(), b.data(), y.data());
-    ctv::kernels::ref::conv_transpose3d_dgrad(s, dy.data(), w.data(), dx.data());
-    ctv::kernels::ref::conv_transpose3d_wgrad(s, x.data(), dy.data(), dw.data(), db.data());
-    const DeviceFloats gx(x), gw(w), gb(b), gdy(dy);
-    DeviceFloats gy(s.y_size()), gdx(s.x_size()), gdw(s.w_size()), gdb(std::size_t(s.K));
-    kc::conv_transpose3d_fprop(s, gx.p, gw.p, gb.p, gy.p);
-    kc::conv_transpose3d_dgrad(s, gdy.p, gw.p, gdx.p);
-    kc::conv_transpose3d_wgrad(s, gx.p, gdy.p, gdw.p, gdb.p);
-    CHECK(gy.download() == y);
-    CHECK(gdx.download() == dx);
-    CHECK(gdw.download() == dw);
-    CHECK(gdb.download() == db);
-  }
+    for (const ConvTranspose3dShape& s : conv_transpose_cases()) {
+      const MathFor on(math);
+      CAPTURE(math == kc::ConvMath::bf16);
+      CAPTURE(s.describe());
+      const auto x = integer_buffer<float>(s.x_size(), rng, -3, 3).body();
+      const auto w = integer_buffer<float>(s.w_size(), rng, -3, 3).body();
+      const auto b = integer_buffer<float>(std::size_t(s.K), rng, -3, 3).body();
+      const auto dy = integer_buffer<float>(s.y_size(), rng, -3, 3).body();
+      std::vector<float> y(s.y_size()), dx(s.x_size()), dw(s.w_size()), db(std::size_t(s.K));
+      ctv::kernels::ref::conv_transpose3d_fprop(s, x.data(), w.data(), b.data(), y.data());
+      ctv::kernels::ref::conv_transpose3d_dgrad(s, dy.data(), w.data(), dx.data());
+      ctv::kernels::ref::conv_transpose3d_wgrad(s, x.data(), dy.data(), dw.data(), db.data());
+      const DeviceFloats gx(x), gw(w), gb(b), gdy(dy);
+      DeviceFloats gy(s.y_size()), gdx(s.x_size()), gdw(s.w_size()), gdb(std::size_t(s.K));
+      kc::conv_transpose3d_fprop(s, gx.p, gw.p, gb.p, gy.p);
+      kc::conv_transpose3d_dgrad(s, gdy.p, gw.p, gdx.p);
+      kc::conv_transpose3d_wgrad(s, gx.p, gdy.p, gdw.p, gdb.p);
+      CHECK(gy.download() == y);
+      CHECK(gdx.download() == dx);
+      CHECK(gdw.download() == dw);
+      CHECK(gdb.download() == db);
+    }
 }
