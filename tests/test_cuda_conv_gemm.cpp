@@ -7,6 +7,7 @@
 // GPU in ctv_gpu_tests (bench/gpu_check.sh).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -98,5 +99,45 @@ TEST_CASE("CUDA conv3d gathers in halves: the same offsets as the per-element fu
     }
     CHECK(mismatches == 0);
     if (s.pad_d + s.pad_h + s.pad_w > 0) CHECK(padding > 0);  // the -1 branch was exercised
+  }
+}
+
+TEST_CASE("CUDA conv_transpose3d as a GEMM and a scatter: exactly the reference on integers") {
+  Rng rng{904};
+  std::vector<ConvTranspose3dShape> cases;
+  for (const ConvTranspose3dShape& s : conv_transpose_cases())
+    if (kc::transposed_is_scatter(s)) cases.push_back(s);
+  CHECK(cases.size() >= 1);  // the U-Net's up-sampling is among them
+  cases.push_back(conv_transpose_shape(2, 3, 1, 5, 3, 4, 2, 2, 2, {2, 2, 2}));  // odd sizes
+  cases.push_back(conv_transpose_shape(1, 2, 3, 2, 5, 2, 3, 1, 2, {3, 1, 2}));  // unequal taps
+  ConvTranspose3dShape not_scatter = cases.front();
+  not_scatter.pad_d = 1;
+  CHECK_FALSE(kc::transposed_is_scatter(not_scatter));
+  for (const ConvTranspose3dShape& s : cases) {
+    CAPTURE(s.describe());
+    REQUIRE(kc::transposed_is_scatter(s));
+    const auto x = integer_buffer<float>(s.x_size(), rng, -3, 3);
+    const auto w = integer_buffer<float>(s.w_size(), rng, -3, 3);
+    const auto b = integer_buffer<float>(std::size_t(s.K), rng, -3, 3);
+    Guarded<float> y(s.y_size());
+    conv_transpose3d_fprop(s, x.data(), w.data(), b.data(), y.data());
+    // The kernels' order: per output, c ascending, one fused multiply-add each, then the bias.
+    std::vector<float> got(s.y_size(), std::nanf(""));
+    std::vector<int> hits(s.y_size(), 0);
+    const std::int64_t M = kc::transposed_rows(s);
+    const int N = kc::transposed_columns(s);
+    for (std::int64_t m = 0; m < M; ++m)
+      for (int n = 0; n < N; ++n) {
+        float acc = 0.0f;
+        for (int c = 0; c < s.C; ++c)
+          acc = std::fma(x[std::size_t(m * s.C + c)], w[std::size_t(std::int64_t(c) * N + n)], acc);
+        const std::int64_t o = kc::transposed_scatter_offset(s, m, n);
+        REQUIRE(o >= 0);
+        REQUIRE(o < std::int64_t(s.y_size()));
+        got[std::size_t(o)] = acc + b[std::size_t(n % s.K)];
+        ++hits[std::size_t(o)];
+      }
+    CHECK(std::all_of(hits.begin(), hits.end(), [](int h) { return h == 1; }));
+    CHECK(got == y.body());
   }
 }

@@ -383,6 +383,30 @@ struct WgradPartialStore {
   }
 };
 
+// The transposed convolution as a GEMM and a scatter (conv_gemm.h, transposed_is_scatter): A is
+// x as a dense rows x C matrix (a gather whose pixel is a row and whose tap is a channel), B the
+// weights as stored, each result written to its one output with the bias.
+struct DenseRows {
+  int C;
+  const float* x;
+  __device__ ConvPixel pixel(std::int64_t m) const { return {m * C, 0, 0, 0}; }
+  __device__ ConvTap tap(std::int64_t c) const { return {0, 0, 0, static_cast<int>(c)}; }
+  __device__ float at(const ConvPixel& p, const ConvTap& t) const { return x[p.base + t.ch]; }
+};
+struct WeightRows {
+  int N;
+  const float* w;
+  __device__ float operator()(std::int64_t c, int n) const { return w[c * N + n]; }
+};
+struct ScatterStore {
+  ConvTranspose3dShape s;
+  const float* bias;
+  float* y;
+  __device__ void operator()(std::int64_t, std::int64_t m, int n, float v) const {
+    y[transposed_scatter_offset(s, m, n)] = bias ? v + bias[n % s.K] : v;
+  }
+};
+
 std::atomic<ConvMath> g_conv_math{ConvMath::fp32};
 
 // C = A B over M rows, N columns and the reduction [0, L) in `parts` ranges of `chunk`, on the
@@ -479,6 +503,16 @@ void conv3d_wgrad(const Conv3dShape& s, const float* x, const float* dy, float* 
 void conv_transpose3d_fprop(const ref::ConvTranspose3dShape& s, const float* x, const float* w,
                             const float* bias, float* y) {
   s.validate();
+  if (transposed_is_scatter(s)) {
+    // Each output is one input pixel's sum over c: the same sum (c ascending, one fused
+    // multiply-add each, then the bias) the general path below gives, without its T R S - 1
+    // zero taps per output.
+    require_device("conv_transpose3d_fprop (CUDA)", x, w, y);
+    const int N = transposed_columns(s);
+    run_gemm<true>(conv_math(), transposed_rows(s), N, s.C, s.C, 1, DenseRows{s.C, x},
+                   WeightRows{N, w}, ScatterStore{s, bias, y}, "conv_transpose3d_fprop (CUDA)");
+    return;
+  }
   const Conv3dShape f = s.as_forward_conv();
   conv3d_dgrad(f, x, w, y);
   if (bias) {

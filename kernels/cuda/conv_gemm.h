@@ -21,10 +21,12 @@
 
 #include "kernels/common.h"
 #include "kernels/cpu/reference/conv3d.h"
+#include "kernels/cpu/reference/conv_transpose3d.h"
 
 namespace ctv::kernels::cuda {
 
 using ref::Conv3dShape;
+using ref::ConvTranspose3dShape;
 
 // Tiles of the GEMM kernel: a block computes kConvTileM x kConvTileN outputs, walking the
 // reduction kConvTileL at a time; each of its kConvThreads threads owns a 4 x 4 sub-tile.
@@ -183,6 +185,39 @@ CTV_HD inline std::int64_t dgrad_gather(const Conv3dShape& s, const ConvPixel& p
   const int x = dgrad_out_coord(p.w0 - t.s, s.stride_w, Q);
   if (z < 0 || y < 0 || x < 0) return -1;
   return p.base + ((std::int64_t(z) * P + y) * Q + x) * s.K + t.ch;
+}
+
+// A transposed convolution whose kernel equals its stride and whose padding is 0 (the U-Net's
+// 2x2x2 up-sampling) sends each input pixel to its own T x R x S block of outputs: fprop is
+// then a GEMM of the input pixels (rows m, x read as an m x C matrix) by the weights (C x
+// (T R S K), row-major as stored), reduced over the input channels c in ascending order, each
+// result written to its one output (no output receives two terms, none is missed).
+CTV_HD inline bool transposed_is_scatter(const ConvTranspose3dShape& s) {
+  return s.T == s.stride_d && s.R == s.stride_h && s.S == s.stride_w && s.pad_d == 0 &&
+         s.pad_h == 0 && s.pad_w == 0;
+}
+CTV_HD inline std::int64_t transposed_rows(const ConvTranspose3dShape& s) {
+  return std::int64_t(s.N) * s.D * s.H * s.W;
+}
+CTV_HD inline int transposed_columns(const ConvTranspose3dShape& s) {
+  return s.T * s.R * s.S * s.K;
+}
+// The offset in y of GEMM output (m, n), n = ((t * R + r) * S + s) * K + k.
+// requires: transposed_is_scatter(s), 0 <= m < transposed_rows(s), 0 <= n < transposed_columns(s).
+CTV_HD inline std::int64_t transposed_scatter_offset(const ConvTranspose3dShape& s, std::int64_t m,
+                                                     int n) {
+  const int k = n % s.K;
+  int tap = n / s.K;
+  const int ts = tap % s.S;
+  tap /= s.S;
+  const int tr = tap % s.R, tt = tap / s.R;
+  const int w = static_cast<int>(m % s.W);
+  std::int64_t rest = m / s.W;
+  const int h = static_cast<int>(rest % s.H);
+  rest /= s.H;
+  const int d = static_cast<int>(rest % s.D);
+  const std::int64_t nb = rest / s.D;
+  return ndhwc_offset(nb, d * s.T + tt, h * s.R + tr, w * s.S + ts, k, s.Z(), s.P(), s.Q(), s.K);
 }
 
 }  // namespace ctv::kernels::cuda
