@@ -44,8 +44,10 @@ void conv3d_wgrad(const ref::Conv3dShape& s, const float* x, const float* dy, fl
                   float* dbias);
 
 // The transposed convolution (kernels/cpu/reference/conv_transpose3d.h) through the forward
-// convolution F = s.as_forward_conv() it is the dgrad of: fprop = F's dgrad (+ bias), dgrad =
-// F's fprop, wgrad = F's wgrad with the roles of x and dy exchanged (dbias: sum_rows of dy).
+// convolution F = s.as_forward_conv() it is the dgrad of: fprop = F's dgrad (+ bias), or, when
+// the kernel equals the stride and there is no padding, a GEMM and a scatter (conv_gemm.h) with
+// the same sums; dgrad = F's fprop, wgrad = F's wgrad with the roles of x and dy exchanged
+// (dbias: sum_rows of dy).
 void conv_transpose3d_fprop(const ref::ConvTranspose3dShape& s, const float* x, const float* w,
                             const float* bias, float* y);
 void conv_transpose3d_dgrad(const ref::ConvTranspose3dShape& s, const float* dy, const float* w,
