@@ -21,6 +21,7 @@
 #include "tools/command.h"
 #include "tools/metric_table.h"
 #include "tools/progress.h"
+#include "tools/provenance.h"
 #include "unet3d/trainer.h"
 
 namespace ctv::cli {
@@ -136,6 +137,7 @@ int run(const Options& o) {
       c.threads > 0 ? c.threads : std::max(1, int(std::thread::hardware_concurrency()));
   c.threads = threads;
   kernels::fast::set_num_threads(threads);
+  const bool created = !fs::exists(run_dir);
   fs::create_directories(run_dir);
   if (o.force)
     for (const char* f : {"latest.h5", "best.h5", "log.csv"}) fs::remove(run_dir / f);
@@ -155,7 +157,20 @@ int run(const Options& o) {
             << (c.elastic ? "on (" + std::to_string(c.copies) + " copies)" : std::string("off"))
             << ", batch " << c.batch << ", lr " << c.optimizer.lr << ", up to " << c.epochs
             << " epochs, " << threads << " threads\n";
-  const unet3d::TrainResult r = unet3d::train(cohort, req, obs);
+  unet3d::TrainResult r;
+  try {
+    r = unet3d::train(cohort, req, obs);
+  } catch (...) {
+    // A new run that failed before its first checkpoint (a bad patient, say) leaves nothing
+    // behind, so the same command runs once the fault is mended.
+    if (!o.resume && !fs::exists(run_dir / "latest.h5")) {
+      std::error_code ec;
+      fs::remove(run_dir / "config.json", ec);
+      fs::remove(sidecar_path(run_dir / "config.json"), ec);
+      if (created) fs::remove(run_dir, ec);  // only when empty
+    }
+    throw;
+  }
   std::cout << "ctv train: " << o.out << ": " << r.history.size() << " epochs, " << r.steps
             << " steps; selected epoch " << r.selected_epoch
             << (r.saturated ? " (validation AM-GM saturated)" : " (not yet saturated)")

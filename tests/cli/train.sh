@@ -120,4 +120,22 @@ check "a missing reference" 1 "$ctv" train --cohort "$tmp/c2" --out "$tmp/m" --g
   --spacing 8,8,8 --levels 2 --base-filters 4 --epochs 1
 has "names the file" "$err" "p002/ctv.nii.gz: missing"
 [[ $(grep -c "error:" "$err") -eq 1 ]] || { echo "FAIL: not one error line"; fail=1; }
+
+# A patient without an iGTV: its mask zeroed past the header (vox_offset 352).
+cp -r "$tmp/c" "$tmp/c3"
+python3 - "$tmp/c3/p002/igtv.nii.gz" <<'PY'
+import gzip, sys
+with gzip.open(sys.argv[1]) as f:
+    b = f.read()
+with gzip.open(sys.argv[1], "wb") as f:
+    f.write(b[:352] + bytes(len(b) - 352))
+PY
+check "a patient without an iGTV" 1 "$ctv" train --cohort "$tmp/c3" --out "$tmp/e" --grid 32,32,16 \
+  --spacing 8,8,8 --levels 2 --base-filters 4 --epochs 1
+has "names the file" "$err" "p002/igtv.nii.gz: the iGTV is empty"
+[[ ! -e $tmp/e ]] || { echo "FAIL: a run refused before training left $tmp/e"; fail=1; }
+# Mended, the same command runs (nothing of the failed start is in its way).
+cp "$tmp/c/p002/igtv.nii.gz" "$tmp/c3/p002/igtv.nii.gz"
+check "the same command after the mend" 0 "$ctv" train --cohort "$tmp/c3" --out "$tmp/e" \
+  --grid 32,32,16 --spacing 8,8,8 --levels 2 --base-filters 4 --epochs 1 --copies 1
 exit $fail
