@@ -208,6 +208,52 @@ Summary summarize(const std::vector<double>& values) {
   return s;
 }
 
+SignedRankTest signed_rank_test(const std::vector<double>& differences) {
+  std::vector<double> d;
+  for (double x : differences)
+    if (!std::isnan(x) && x != 0) d.push_back(x);
+  SignedRankTest t;
+  t.n = std::int64_t(d.size());
+  if (d.empty()) {
+    t.p = kNaN;
+    return t;
+  }
+  if (d.size() > 1000)
+    throw std::invalid_argument("signed_rank_test: " + std::to_string(d.size()) +
+                                " differences; at most 1000");
+  std::sort(d.begin(), d.end(), [](double a, double b) { return std::fabs(a) < std::fabs(b); });
+  // Doubled ranks (integers even where ties share a half-integer mean rank).
+  std::vector<std::int64_t> rank2(d.size());
+  for (std::size_t i = 0; i < d.size();) {
+    std::size_t j = i;
+    while (j < d.size() && std::fabs(d[j]) == std::fabs(d[i])) ++j;
+    for (std::size_t k = i; k < j; ++k) rank2[k] = std::int64_t(i + 1 + j);  // 2 * mean rank
+    i = j;
+  }
+  std::int64_t w2 = 0, total = 0;
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    total += rank2[i];
+    if (d[i] > 0) w2 += rank2[i];
+  }
+  t.w_plus = double(w2) / 2;
+  // prob[s]: the probability that the doubled W+ is s, each rank's sign a fair coin.
+  std::vector<double> prob(std::size_t(total + 1), 0.0);
+  prob[0] = 1;
+  std::int64_t reach = 0;
+  for (std::int64_t r : rank2) {
+    reach += r;
+    for (std::int64_t s = reach; s >= 0; --s)
+      prob[std::size_t(s)] = 0.5 * (prob[std::size_t(s)] + (s >= r ? prob[std::size_t(s - r)] : 0));
+  }
+  double lower = 0, upper = 0;
+  for (std::int64_t s = 0; s <= total; ++s) {
+    if (s <= w2) lower += prob[std::size_t(s)];
+    if (s >= w2) upper += prob[std::size_t(s)];
+  }
+  t.p = std::min(1.0, 2 * std::min(lower, upper));
+  return t;
+}
+
 std::vector<NamedValue> metric_columns(const Metrics& m) {
   std::vector<NamedValue> c = {
       {"dice", m.dice},

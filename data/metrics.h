@@ -90,6 +90,19 @@ struct Summary {
 };
 Summary summarize(const std::vector<double>& values);
 
+// Wilcoxon's signed-rank test of paired differences (one method minus another, per patient),
+// two-sided. NaN differences are skipped; zero differences are dropped (Wilcoxon's rule); tied
+// magnitudes share their mean rank. p is exact: the null distribution of W+ (the sum of the
+// positive differences' ranks) over all 2^n equally likely sign patterns of the ranks actually
+// present, ties included, counted on doubled ranks; p = min(1, 2 min(P(W+ <= w), P(W+ >= w))).
+// n = 0 gives p = NaN. requires: at most 1000 nonzero differences (throws std::invalid_argument).
+struct SignedRankTest {
+  std::int64_t n = 0;  // nonzero differences used
+  double w_plus = 0;   // sum of the ranks of the positive ones
+  double p = 0;        // two-sided
+};
+SignedRankTest signed_rank_test(const std::vector<double>& differences);
+
 // ---- one table for printing and CSV -------------------------------------------------------
 
 // Every scalar metric as (column name, value), in a fixed order: the CSV header and the

@@ -325,3 +325,29 @@ TEST_CASE("summary: mean, sample sd (n - 1), median, range, NaN skipped and coun
   CHECK(std::isnan(none.mean));
   CHECK(std::isnan(none.median));
 }
+
+TEST_CASE("signed-rank test: exact two-sided p, ties and zeros as Wilcoxon's rule") {
+  // Expected values by enumerating all 2^n sign patterns (in Python, outside this project).
+  // Darwin's Zea mays differences (Fisher 1935), no ties: W+ = 96, p = 1352 / 32768.
+  const SignedRankTest zea =
+      signed_rank_test({6, 8, 14, 16, 23, 24, 28, 29, 41, -48, 49, 56, 60, -67, 75});
+  CHECK(zea.n == 15);
+  CHECK(zea.w_plus == 96.0);
+  CHECK(zea.p == doctest::Approx(0.041259765625).epsilon(1e-12));
+  // All five positive: only one pattern that extreme on each side.
+  CHECK(signed_rank_test({1, 2, 3, 4, 5}).p == doctest::Approx(0.0625).epsilon(1e-12));
+  // Ties share mean ranks, a zero is dropped, NaN skipped.
+  const SignedRankTest tied = signed_rank_test({0.5, -0.5, 1, 1, -2, 3, 0, 3, -3, 4, NAN});
+  CHECK(tied.n == 9);
+  CHECK(tied.w_plus == 31.5);
+  CHECK(tied.p == doctest::Approx(0.3203125).epsilon(1e-12));
+  CHECK(signed_rank_test({-1.5, -2, -2, -0.1, 0.3}).p == doctest::Approx(0.1875).epsilon(1e-12));
+  // Symmetric in sign: the same p for the negated differences.
+  CHECK(
+      signed_rank_test({-6, -8, -14, -16, -23, -24, -28, -29, -41, 48, -49, -56, -60, 67, -75}).p ==
+      doctest::Approx(zea.p).epsilon(1e-12));
+  const SignedRankTest nothing = signed_rank_test({0, 0, NAN});
+  CHECK(nothing.n == 0);
+  CHECK(std::isnan(nothing.p));
+  CHECK_THROWS_AS(signed_rank_test(std::vector<double>(1001, 1.0)), std::invalid_argument);
+}

@@ -106,6 +106,21 @@ std::string report_html(const ReportPage& page) {
         "on each CT's own grid; HD95 is the larger of the two directed 95th percentiles. OV: "
         "overlap volume with the organ at risk. Contouring time: as recorded in each "
         "prediction's provenance sidecar. A dash: not applicable or not recorded.</p>\n";
+  if (!t.paired.empty()) {
+    os << "<h2>Model against each method</h2>\n<table id=\"paired\">\n<thead><tr><th></th>";
+    for (const std::string& m : t.paired_methods)
+      os << "<th>" << html_escape(method_label(m)) << "</th>";
+    os << "</tr></thead>\n<tbody>\n";
+    for (const PairedLine& line : t.paired) {
+      os << "<tr><td>" << html_escape(line.label) << "</td>";
+      for (const data::SignedRankTest& s : line.per_method)
+        os << "<td>" << html_escape(p_value_cell(s, t.patients)) << "</td>";
+      os << "</tr>\n";
+    }
+    os << "</tbody>\n</table>\n<p class=\"note\">Wilcoxon signed-rank test, two-sided p, paired "
+          "by patient (model minus method); zero differences dropped (n: the pairs left, when "
+          "fewer than the patients); exact, not corrected for the number of tests.</p>\n";
+  }
 
   if (!page.box_plots.empty()) {
     os << "<h2>Per-patient distributions</h2>\n";

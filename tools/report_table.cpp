@@ -1,7 +1,9 @@
 #include "tools/report_table.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -66,7 +68,38 @@ Table1 make_table1(const std::vector<MetricRow>& rows, const std::vector<std::st
     }
     t.lines.push_back(std::move(line));
   }
+
+  if (std::find(methods.begin(), methods.end(), "model") == methods.end()) return t;
+  for (const std::string& m : methods)
+    if (m != "model" && m != "reference") t.paired_methods.push_back(m);
+  if (t.paired_methods.empty()) return t;
+  for (const LineSpec& spec : kLines) {
+    // patient -> value, per method, for the rows that have the column.
+    std::map<std::string, std::map<std::string, double>> by_method;
+    for (const MetricRow& r : rows)
+      for (const data::NamedValue& v : r.values)
+        if (v.name == spec.column) by_method[r.method][r.patient] = v.value;
+    const auto model = by_method.find("model");
+    if (model == by_method.end()) continue;
+    PairedLine line{spec.label, {}};
+    for (const std::string& m : t.paired_methods) {
+      std::vector<double> differences;
+      for (const auto& [patient, value] : by_method[m]) {
+        const auto mine = model->second.find(patient);
+        if (mine != model->second.end()) differences.push_back(mine->second - value);
+      }
+      line.per_method.push_back(data::signed_rank_test(differences));
+    }
+    t.paired.push_back(std::move(line));
+  }
   return t;
+}
+
+std::string p_value_cell(const data::SignedRankTest& t, std::size_t patients) {
+  if (t.n == 0) return "—";
+  std::string cell = t.p < 0.001 ? std::string("< 0.001") : fixed(t.p, 3);
+  if (std::size_t(t.n) < patients) cell += " (n = " + std::to_string(t.n) + ")";
+  return cell;
 }
 
 std::string mean_sd_cell(const data::Summary& s, int decimals) {
@@ -103,6 +136,22 @@ std::string table1_markdown(const Table1& t, const std::string& title) {
      << "Distances in mm between voxel centres on each CT's own grid; HD95 is the larger of "
         "the two directed 95th percentiles. OV: overlap volume with the organ. A dash: not "
         "applicable or not recorded.\n";
+  if (!t.paired.empty()) {
+    os << "\n## Model against each method: Wilcoxon signed-rank test, two-sided p\n\n| |";
+    for (const std::string& m : t.paired_methods) os << " " << method_label(m) << " |";
+    os << "\n|---|";
+    for (std::size_t i = 0; i < t.paired_methods.size(); ++i) os << "---|";
+    os << "\n";
+    for (const PairedLine& line : t.paired) {
+      os << "| " << line.label << " |";
+      for (const data::SignedRankTest& s : line.per_method)
+        os << " " << p_value_cell(s, t.patients) << " |";
+      os << "\n";
+    }
+    os << "\nPaired by patient (model minus method); zero differences are dropped and n says "
+          "how many pairs remain when fewer than the patients; p is exact (all sign patterns "
+          "of the ranks), not corrected for the number of tests.\n";
+  }
   return os.str();
 }
 

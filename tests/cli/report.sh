@@ -32,6 +32,8 @@ for row in "DSC" "Precision" "Recall" "Median surface distance \(mm\)" "Hausdorf
   has "Table 1: $row" "$r/table1.md" "^\| $row \|"
 done
 has "Table 1: median [min, max]" "$r/table1.md" "^\| DSC \| — \| [0-9.]+ \[[0-9.]+, [0-9.]+\] \|"
+has "paired tests: columns" "$r/table1.md" "^\| \| 5 mm expansion \| 8 mm expansion \|$"
+has "paired tests: a p-value" "$r/table1.md" "^\| DSC \| (< 0\.001|[01]\.[0-9]{3})( \(n = [0-9]+\))? \| "
 has "Table 1 CSV header" "$r/table1.csv" "^metric,method,n,nan_skipped,mean,sd,median,min,max$"
 lines "Table 1 CSV: 11 metrics x 4 columns" "$r/table1.csv" 45
 has "Table 1 CSV: the reference's volume" "$r/table1.csv" "^pred_volume_cm3,reference,2,0,"
@@ -40,6 +42,7 @@ has "contouring time of a computed expansion recorded" "$r/per_patient.csv" "^pa
 has "report line" "$out" "wrote $r/report.html"
 grep -Eq '(src|href)="(https?:|//)' "$r/report.html" && { echo "FAIL: the page refers outside itself"; fail=1; }
 has "page: Table 1" "$r/report.html" '<table id="table1">'
+has "page: paired tests" "$r/report.html" '<table id="paired">'
 n=$(grep -o 'src="data:image/png;base64,' "$r/report.html" | wc -l)
 [[ $n -eq 5 ]] || { echo "FAIL: the page embeds $n images, expected 5"; fail=1; }
 
