@@ -273,9 +273,9 @@ OpCase pool_case(std::string desc, Shape x, Pool3dParams p) {
           }};
 }
 
-OpCase bn_case(std::string desc, Shape x, bool training) {
+OpCase bn_case(std::string desc, Shape x, bool training, bool relu = false) {
   const std::int64_t C = x[x.rank - 1];
-  OpCase c{"batch_norm3d",
+  OpCase c{relu ? "batch_norm_relu3d" : "batch_norm3d",
            std::move(desc),
            {{"x", x},
             {"gamma", sh({C})},
@@ -283,11 +283,12 @@ OpCase bn_case(std::string desc, Shape x, bool training) {
             {"rmean", sh({C}), Gen::uniform, false},
             {"rvar", sh({C}), Gen::positive, false}},
            nullptr};
-  c.build = [training](const std::vector<Var>& v) {
+  c.build = [training, relu](const std::vector<Var>& v) {
     BatchNormState st = BatchNormState::create(v[0].shape().last(), v[0].dtype());
     st.running_mean = v[3].value().clone();
     st.running_var = v[4].value().clone();
-    return batch_norm3d(v[0], v[1], v[2], st, training);
+    return relu ? batch_norm_relu3d(v[0], v[1], v[2], st, training)
+                : batch_norm3d(v[0], v[1], v[2], st, training);
   };
   return c;
 }
@@ -329,6 +330,9 @@ std::vector<OpCase> op_table() {
   t.push_back(bn_case("train N=2 DHW=3x2x3 C=3", sh({2, 3, 2, 3, 3}), true));
   t.push_back(bn_case("train N=1 DHW=3x1x2 C=1", sh({1, 3, 1, 2, 1}), true));
   t.push_back(bn_case("eval N=2 DHW=2x3x1 C=2", sh({2, 2, 3, 1, 2}), false));
+  // batch_norm_relu3d: the fused op (the U-Net's), as a unit.
+  t.push_back(bn_case("train N=2 DHW=3x2x3 C=3", sh({2, 3, 2, 3, 3}), true, true));
+  t.push_back(bn_case("eval N=1 DHW=2x3x2 C=2", sh({1, 2, 3, 2, 2}), false, true));
   // element-wise.
   t.push_back({"relu",
                "[2,3,4,5,3] away from 0",
@@ -417,6 +421,7 @@ CTV_OP_TESTS("conv3d")
 CTV_OP_TESTS("conv_transpose3d")
 CTV_OP_TESTS("max_pool3d")
 CTV_OP_TESTS("batch_norm3d")
+CTV_OP_TESTS("batch_norm_relu3d")
 CTV_OP_TESTS("relu")
 CTV_OP_TESTS("sigmoid")
 CTV_OP_TESTS("concat_channels")
@@ -427,10 +432,11 @@ CTV_OP_TESTS("weighted_bce_loss")
 CTV_OP_TESTS("chain")
 
 TEST_CASE("op table: every row belongs to an op that the tests above run") {
-  const std::set<std::string> run = {
-      "conv3d",    "conv_transpose3d", "max_pool3d",        "batch_norm3d",
-      "relu",      "sigmoid",          "concat_channels",   "slice_channels",
-      "amgm_loss", "bce_loss",         "weighted_bce_loss", "chain"};
+  const std::set<std::string> run = {"conv3d",       "conv_transpose3d",  "max_pool3d",
+                                     "batch_norm3d", "batch_norm_relu3d", "relu",
+                                     "sigmoid",      "concat_channels",   "slice_channels",
+                                     "amgm_loss",    "bce_loss",          "weighted_bce_loss",
+                                     "chain"};
   std::set<std::string> in_table;
   for (const auto& c : op_table()) in_table.insert(c.op);
   CHECK(in_table == run);
