@@ -57,16 +57,6 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// A fixed pseudo-random stream (inputs only need to be ordinary numbers, not a distribution).
-struct Lcg {
-  std::uint64_t state;
-  explicit Lcg(std::uint64_t seed) : state(seed * 2654435761u + 1) {}
-  float uniform() {  // [-1, 1)
-    state = state * 6364136223846793005ull + 1442695040888963407ull;
-    return float(double(state >> 40) * 0x1p-24 * 2.0 - 1.0);
-  }
-};
-
 void fill_uniform(Tensor& t, std::uint64_t seed) {
   Lcg g(seed);
   float* p = t.data<float>();

@@ -103,6 +103,17 @@ struct TimingOptions {
   bool profile = false;  // fill Record::profile (dispatch::set_kernel_timing over the timed runs)
 };
 
+// A fixed pseudo-random stream for benchmark inputs (they only need to be ordinary numbers, not
+// a distribution): uniform() in [-1, 1).
+struct Lcg {
+  std::uint64_t state;
+  explicit Lcg(std::uint64_t seed) : state(seed * 2654435761u + 1) {}
+  float uniform() {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return float(double(state >> 40) * 0x1p-24 * 2.0 - 1.0);
+  }
+};
+
 // The benchmark's network input on grid g (channel 0 uniform noise in [0.5, 1], channel 1 a
 // ball of radius a quarter of the smallest side), batch 1; and its target (a ball of 0.3).
 Tensor network_input(const Grid& g, int channels, std::uint64_t seed);

@@ -36,11 +36,8 @@ struct DeviceBuffer {
       return;
     }
     std::vector<float> h(n);
-    std::uint64_t s = seed;
-    for (float& v : h) {
-      s = s * 6364136223846793005ull + 1442695040888963407ull;
-      v = static_cast<float>(double(s >> 11) * 0x1p-52 - 1.0);
-    }
+    Lcg g(seed);  // bench_cpu.h's stream, as the CPU cases fill theirs
+    for (float& v : h) v = g.uniform();
     kc::copy_to_device(p, h.data(), n * sizeof(float));
   }
   ~DeviceBuffer() { kc::device_free(p, n * sizeof(float)); }
