@@ -78,10 +78,9 @@ class KernelTimer {
   std::chrono::steady_clock::time_point t0_{};
 };
 
-// Checks the common contract and calls f(T{}) with T the element type of the CPU kernel.
-template <typename F>
-void on_float(const char* fn, std::initializer_list<const Tensor*> tensors, F&& f) {
-  const KernelTimer timer(fn);
+// The common contract of every entry point: the non-null tensors are defined, dense, and of
+// one device and one dtype (std::invalid_argument naming fn otherwise). Returns the first.
+const Tensor& check_tensors(const char* fn, std::initializer_list<const Tensor*> tensors) {
   const Tensor* first = nullptr;
   for (const Tensor* t : tensors) {
     if (!t) continue;
@@ -97,11 +96,19 @@ void on_float(const char* fn, std::initializer_list<const Tensor*> tensors, F&& 
                                   " and " + t->describe());
   }
   if (!first) throw std::invalid_argument(std::string(fn) + ": no tensors");
-  if (first->device() != Device::cpu)
+  return *first;
+}
+
+// Checks the common contract and calls f(T{}) with T the element type of the CPU kernel.
+template <typename F>
+void on_float(const char* fn, std::initializer_list<const Tensor*> tensors, F&& f) {
+  const KernelTimer timer(fn);
+  const Tensor& first = check_tensors(fn, tensors);
+  if (first.device() != Device::cpu)
     throw std::runtime_error(std::string(fn) + ": a tensor on device '" +
-                             device_name(first->device()) +
+                             device_name(first.device()) +
                              "' and no kernel for it in this build (no CUDA backend)");
-  switch (first->dtype()) {
+  switch (first.dtype()) {
     case DType::f32:
       f(float{});
       return;
@@ -109,7 +116,7 @@ void on_float(const char* fn, std::initializer_list<const Tensor*> tensors, F&& 
       f(double{});
       return;
     default:
-      throw std::invalid_argument(std::string(fn) + ": " + first->describe() +
+      throw std::invalid_argument(std::string(fn) + ": " + first.describe() +
                                   " is not a floating tensor");
   }
 }
@@ -117,9 +124,9 @@ void on_float(const char* fn, std::initializer_list<const Tensor*> tensors, F&& 
 #if CTV_HAVE_CUDA
 namespace kc = kernels::cuda;
 
-// The CUDA path: false when the tensors are on the CPU (on_float takes them); else checks them
-// (all defined, dense, float32 and on the GPU: std::invalid_argument naming fn otherwise), runs
-// f, timed like on_float, and returns true.
+// The CUDA path: false when the first defined tensor is not on the GPU (on_float takes them);
+// else checks them (check_tensors, and float32: std::invalid_argument naming fn otherwise),
+// runs f, timed like on_float, and returns true.
 template <typename F>
 bool cuda_call(const char* fn, std::initializer_list<const Tensor*> tensors, F&& f) {
   const Tensor* first = nullptr;
@@ -129,18 +136,10 @@ bool cuda_call(const char* fn, std::initializer_list<const Tensor*> tensors, F&&
       break;
     }
   if (!first || first->device() != Device::cuda) return false;
-  for (const Tensor* t : tensors) {
-    if (!t) continue;
-    if (!t->defined()) throw std::invalid_argument(std::string(fn) + ": undefined tensor");
-    if (!t->is_contiguous())
-      throw std::invalid_argument(std::string(fn) + ": " + t->describe() + " is not dense");
-    if (t->device() != Device::cuda)
-      throw std::invalid_argument(std::string(fn) + ": mixed tensors " + first->describe() +
-                                  " and " + t->describe());
-    if (t->dtype() != DType::f32)
-      throw std::invalid_argument(std::string(fn) + ": " + t->describe() +
-                                  ": the GPU kernels are float32 (float64 runs on the CPU)");
-  }
+  check_tensors(fn, tensors);
+  if (first->dtype() != DType::f32)
+    throw std::invalid_argument(std::string(fn) + ": " + first->describe() +
+                                ": the GPU kernels are float32 (float64 runs on the CPU)");
   const KernelTimer timer(fn);
   f();
   return true;
