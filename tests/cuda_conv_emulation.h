@@ -226,6 +226,10 @@ inline std::vector<Conv3dShape> gemm_cases() {
   v.push_back(conv_shape(1, 3, 4, 5, 2, 16, 3, 3, 3, {1, 1, 1}, {1, 1, 1}));
   v.push_back(conv_shape(1, 2, 3, 4, 16, 1, 1, 1, 1));
   v.push_back(conv_shape(1, 8, 16, 40, 2, 3, 3, 3, 3, {1, 1, 1}, {1, 1, 1}));
+  // Wider GEMMs: fprop's 70 columns take the 64-column tiles in two blocks (SIMT and tensor
+  // cores); 40 input and 24 output channels take the 64- and 32-column tensor-core tiles.
+  v.push_back(conv_shape(1, 3, 4, 5, 8, 70, 3, 3, 3, {1, 1, 1}, {1, 1, 1}));
+  v.push_back(conv_shape(1, 3, 4, 5, 40, 24, 3, 3, 3, {1, 1, 1}, {1, 1, 1}));
   return v;
 }
 

@@ -154,6 +154,7 @@ inline std::vector<ConvTranspose3dShape> conv_transpose_cases() {
       conv_transpose_shape(2, 2, 3, 4, 2, 1, 1, 3, 2, {3, 1, 2}, {0, 1, 0}),
       conv_transpose_shape(1, 4, 3, 3, 2, 2, 3, 3, 3, {1, 1, 1}, {1, 1, 1}),
       conv_transpose_shape(1, 3, 2, 2, 2, 3, 2, 1, 2, {3, 2, 3}, {0, 0, 1}),
+      conv_transpose_shape(1, 2, 3, 2, 4, 12, 2, 2, 2, {2, 2, 2}),  // up-sampling, 96 columns
   };
 }
 inline std::vector<MaxPool3dShape> pool_cases() {
