@@ -254,7 +254,9 @@ __global__ void __launch_bounds__(kTcThreads)
       As[f.row][f.col] = (m < M && l < l_end) ? Ops::convert(gi.at(g, f.row, f.col)) : Elem(0);
     }
     for (int e = tid; e < BN * kTcTileL; e += kTcThreads) {
-      const MmaCoord f = tc_fill(e);
+      // Consecutive threads read consecutive addresses: along l (fprop's weights) or along n
+      // (the others: LoadB::kColumnsContiguous).
+      const MmaCoord f = LoadB::kColumnsContiguous ? MmaCoord{e % BN, e / BN} : tc_fill(e);
       const int n = n0 + f.row;
       const std::int64_t l = l0 + f.col;
       Bs[f.row][f.col] = (n < N && l < l_end) ? Ops::convert(b(l, n)) : Elem(0);
@@ -340,7 +342,9 @@ struct DgradGather {
   }
 };
 
+// kColumnsContiguous: b(l, n) and b(l, n + 1) are adjacent in memory (else b(l + 1, n) is).
 struct FpropB {
+  static constexpr bool kColumnsContiguous = false;
   Conv3dShape s;
   const float* w;
   __device__ float operator()(std::int64_t l, int k) const { return w[fprop_b_offset(s, l, k)]; }
@@ -355,6 +359,7 @@ struct FpropStore {
 };
 
 struct DgradB {
+  static constexpr bool kColumnsContiguous = true;
   Conv3dShape s;
   const float* w;
   __device__ float operator()(std::int64_t l, int c) const { return w[dgrad_b_offset(s, l, c)]; }
@@ -370,6 +375,7 @@ struct RowStore {
 // wgrad is the GEMM with rows l (taps), columns k, reduced over the output pixels m: A is x
 // gathered with rows as taps, B is dy.
 struct DyRows {
+  static constexpr bool kColumnsContiguous = true;
   int K;
   const float* dy;
   __device__ float operator()(std::int64_t m, int k) const { return dy[m * K + k]; }
@@ -394,6 +400,7 @@ struct DenseRows {
   __device__ float at(const ConvPixel& p, const ConvTap& t) const { return x[p.base + t.ch]; }
 };
 struct WeightRows {
+  static constexpr bool kColumnsContiguous = true;
   int N;
   const float* w;
   __device__ float operator()(std::int64_t c, int n) const { return w[c * N + n]; }
