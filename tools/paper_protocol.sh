@@ -13,7 +13,9 @@
 #        bce_elastic     BCE, elastic
 #   3. ctv predict on the 24 test patients with each model's best.h5 (pred_<name>.nii.gz);
 #   4. ctv report: Table 1 (model against the 5 mm and 8 mm cropped expansions) in
-#      OUT/table1/, and the ablation table (all four models) in OUT/ablation/.
+#      OUT/table1/, and the ablation table (all four models) in OUT/ablation/;
+#   5. OUT/summary.md (tools/protocol_summary.py): per model its epochs, selected epoch and
+#      epoch time, then both tables.
 #
 # Every step can be interrupted and the command run again: a finished step is skipped, and
 # training continues from its latest checkpoint (ctv train --resume), bit for bit.
@@ -53,7 +55,7 @@ fi
 step() { echo; echo "== $*"; }
 start=$(date +%s)
 
-step "1/4 synthetic cohort: $cohort"
+step "1/5 synthetic cohort: $cohort"
 if [[ -f $cohort/cohort.json ]]; then
   echo "(exists; kept)"
 else
@@ -69,7 +71,7 @@ declare -A variant=(
 )
 for m in "${models[@]}"; do
   run=$out/runs/$m
-  step "2/4 train $m (${variant[$m]}): $run"
+  step "2/5 train $m (${variant[$m]}): $run"
   # shellcheck disable=SC2086
   args=(--cohort "$cohort" --config "$config" ${variant[$m]} "${train_args[@]}" --threads "$threads")
   if [[ -f $run/done ]]; then
@@ -84,15 +86,23 @@ for m in "${models[@]}"; do
 done
 
 for m in "${models[@]}"; do
-  step "3/4 predict the test patients with $m"
+  step "3/5 predict the test patients with $m"
   "$ctv" predict --model "$out/runs/$m/best.h5" --cohort "$cohort" --split test --name "$m" \
     --threads "$threads" --force
 done
 
-step "4/4 Table 1 and the ablation table"
+step "4/5 Table 1 and the ablation table"
 "$ctv" report --cohort "$cohort" --out "$out/table1" --method model --method expand5 \
   --method expand8 --force
 "$ctv" report --cohort "$cohort" --out "$out/ablation" --method model --method unet_bce \
   --method amgm_noelastic --method bce_elastic --overlays 0 --force
+
+step "5/5 summary: $out/summary.md"
+if command -v python3 >/dev/null; then
+  python3 "$root/tools/protocol_summary.py" "$out" >"$out/summary.md.tmp"
+  mv "$out/summary.md.tmp" "$out/summary.md"
+else
+  echo "(python3 not found: no summary.md; the tables are complete without it)"
+fi
 echo
-echo "paper_protocol: done in $(( $(date +%s) - start )) s: $out/table1/table1.md, $out/ablation/table1.md"
+echo "paper_protocol: done in $(( $(date +%s) - start )) s: $out/summary.md, $out/table1/table1.md, $out/ablation/table1.md"

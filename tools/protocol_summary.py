@@ -42,7 +42,9 @@ def training_rows(out):
         chosen = log[selected - 1]
         seconds = [float(r["seconds"]) for r in log]
         elastic = config.get("elastic", {})
-        aug = f"on ({elastic.get('copies')} copies)" if elastic.get("enabled") else "off"
+        copies = elastic.get("copies")
+        aug = (f"on ({copies} cop{'y' if copies == 1 else 'ies'})" if elastic.get("enabled")
+               else "off")
         limit = int(config.get("epochs", 0))
         if last["saturated"] == "1":
             ended = "settled"

@@ -15,6 +15,8 @@ done
 has "Table 1 has the expansions" "$tmp/p/table1/table1.md" "8 mm expansion"
 has "the ablation table has every model" "$tmp/p/ablation/table1.md" "unet_bce \| amgm_noelastic \| bce_elastic"
 has "done line" "$out" "paper_protocol: done in"
+has "summary: a row per model" "$tmp/p/summary.md" "^\| bce_elastic \| bce \| on \(1 copy\) \| 2 \| [12] \|"
+has "summary: Table 1" "$tmp/p/summary.md" "^## Table 1"
 check "second run" 0 env CTV="$ctv" bash "$script" "$tmp/p" --quick --threads 2
 has "cohort kept" "$out" "\(exists; kept\)"
 has "training kept" "$out" "\(finished; kept\)"
