@@ -99,48 +99,36 @@ else
   row "ctv train/predict --device cuda" "not run: no GPU found"
 fi
 
-echo "== the default U-Net at 416x288x128, fp32 (inference, train step, every conv layer): ours, then PyTorch"
-if "$build/ctv" --version 2>/dev/null | grep -q "^GPU found: yes"; then
-  if timeout 90 "$build/ctv" bench gpu --json "$logs/bench-gpu.json" --force \
-      >"$logs/bench-gpu.txt" 2>&1; then
-    cat "$logs/bench-gpu.txt"
-    row "ctv bench gpu" "ran ($(grep -c '/' "$logs/bench-gpu.txt") rows)"
-    here=$(dirname "${BASH_SOURCE[0]}")
-    if timeout 90 python3 "$here/torch_gpu.py" --ours "$logs/bench-gpu.json" \
-        --json "$logs/torch-gpu.json" >"$logs/torch-gpu.txt" 2>&1; then
-      grep '^|' "$logs/torch-gpu.txt" | tee "$logs/ratios.md"
-      row "cuDNN beside ours" "see ratios.md (ours / cuDNN per layer)"
-    else
-      row "cuDNN beside ours" "FAILED or timed out: see torch-gpu.txt"
-    fi
-  else
-    row "ctv bench gpu" "FAILED or timed out: see bench-gpu.txt"
+# bench_beside_peer PRECISION CASES SECONDS: `ctv bench gpu` in PRECISION on CASES, then
+# bench/torch_gpu.py on the same records; each within SECONDS; logs named by the precision.
+bench_beside_peer() {
+  local prec=$1 cases=$2 limit=$3
+  local name="ctv bench gpu --precision $prec" ours="$logs/bench-gpu-$prec" peer="$logs/torch-gpu-$prec"
+  if ! "$build/ctv" --version 2>/dev/null | grep -q "^GPU found: yes"; then
+    row "$name" "not run: no GPU found"
+    return
   fi
-else
-  row "ctv bench gpu" "not run: no GPU found"
-fi
+  if ! timeout "$limit" "$build/ctv" bench gpu --precision "$prec" --cases "$cases" \
+      --json "$ours.json" --force >"$ours.txt" 2>&1; then
+    row "$name" "FAILED or timed out: see $(basename "$ours").txt"
+    return
+  fi
+  cat "$ours.txt"
+  row "$name" "ran ($(grep -c '/' "$ours.txt") rows)"
+  if timeout "$limit" python3 "$(dirname "${BASH_SOURCE[0]}")/torch_gpu.py" --ours "$ours.json" \
+      --json "$peer.json" >"$peer.txt" 2>&1; then
+    grep '^|' "$peer.txt" | tee "$logs/ratios-$prec.md"
+    row "cuDNN $prec beside ours" "see ratios-$prec.md (ours / cuDNN per case)"
+  else
+    row "cuDNN $prec beside ours" "FAILED or timed out: see $(basename "$peer").txt"
+  fi
+}
 
+echo "== the default U-Net at 416x288x128, fp32 (inference, train step, every conv layer): ours, then PyTorch"
+bench_beside_peer fp32 infer,step,conv 90
 for prec in tf32 bf16; do
   echo "== the conv layers in $prec on the tensor cores: ours, then cuDNN in $prec"
-  if "$build/ctv" --version 2>/dev/null | grep -q "^GPU found: yes"; then
-    if timeout 60 "$build/ctv" bench gpu --precision $prec --cases conv \
-        --json "$logs/bench-gpu-$prec.json" --force >"$logs/bench-gpu-$prec.txt" 2>&1; then
-      cat "$logs/bench-gpu-$prec.txt"
-      row "ctv bench gpu --precision $prec" "ran ($(grep -c '/' "$logs/bench-gpu-$prec.txt") rows)"
-      here=$(dirname "${BASH_SOURCE[0]}")
-      if timeout 60 python3 "$here/torch_gpu.py" --ours "$logs/bench-gpu-$prec.json" \
-          --json "$logs/torch-gpu-$prec.json" >"$logs/torch-gpu-$prec.txt" 2>&1; then
-        grep '^|' "$logs/torch-gpu-$prec.txt" | tee "$logs/ratios-$prec.md"
-        row "cuDNN $prec beside ours" "see ratios-$prec.md"
-      else
-        row "cuDNN $prec beside ours" "FAILED or timed out: see torch-gpu-$prec.txt"
-      fi
-    else
-      row "ctv bench gpu --precision $prec" "FAILED or timed out: see bench-gpu-$prec.txt"
-    fi
-  else
-    row "ctv bench gpu --precision $prec" "not run: no GPU found"
-  fi
+  bench_beside_peer $prec conv 60
 done
 
 echo
