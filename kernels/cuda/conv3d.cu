@@ -134,6 +134,27 @@ __global__ void __launch_bounds__(kConvThreads)
 // partial tiles enters the sums as exact zeros. Deterministic: the same instructions in the
 // same order on every run. Ops is Tf32Ops or Bf16Ops: the element in shared memory, the
 // rounding, the fragment loads and the mma instruction.
+// d += a b for one warp: mma.sync m16n8k16 with BF16 operands (kBf16) or m16n8k8 with TF32,
+// float accumulators; the operand and accumulator registers are laid out alike (mma_layout.h).
+#define CTV_MMA_SYNC_F32(SHAPE_TYPES)                                   \
+  asm volatile("mma.sync.aligned." SHAPE_TYPES                          \
+               " {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};" \
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])         \
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]))
+template <bool kBf16>
+__device__ inline void mma_m16n8(float (&d)[4], const std::uint32_t (&a)[4],
+                                 const std::uint32_t (&b)[2]) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  if constexpr (kBf16)
+    CTV_MMA_SYNC_F32("m16n8k16.row.col.f32.bf16.bf16.f32");
+  else
+    CTV_MMA_SYNC_F32("m16n8k8.row.col.f32.tf32.tf32.f32");
+#else
+  __trap();  // not reached: the build's images are sm_80 and newer (CTV_CUDA_ARCHS)
+#endif
+}
+#undef CTV_MMA_SYNC_F32
+
 struct Tf32Ops {
   using Elem = std::uint32_t;
   static constexpr int kPad = kTcSmemPad, kSteps = kTcTileL / kTcMmaK;
@@ -164,15 +185,7 @@ struct Tf32Ops {
   }
   __device__ static void mma(float (&d)[4], const std::uint32_t (&a)[4],
                              const std::uint32_t (&b)[2]) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile(
-        "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-        "{%8,%9}, {%0,%1,%2,%3};"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-#else
-    __trap();  // not reached: the build's images are sm_80 and newer (CTV_CUDA_ARCHS)
-#endif
+    mma_m16n8<false>(d, a, b);
   }
 };
 
@@ -210,15 +223,7 @@ struct Bf16Ops {
   }
   __device__ static void mma(float (&d)[4], const std::uint32_t (&a)[4],
                              const std::uint32_t (&b)[2]) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-        "{%8,%9}, {%0,%1,%2,%3};"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-#else
-    __trap();  // not reached: the build's images are sm_80 and newer (CTV_CUDA_ARCHS)
-#endif
+    mma_m16n8<true>(d, a, b);
   }
 };
 
