@@ -4,6 +4,7 @@
 // Used by tests/test_cuda_conv_gemm.cpp (every machine: the index arithmetic against the
 // reference) and tests/gpu/test_gpu_conv3d.cpp (the kernels' bits against these).
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -20,6 +21,24 @@ namespace kc = ctv::kernels::cuda;
 struct Passes {
   std::vector<float> y, dx, dw;
 };
+
+// The largest |got[i] - want[i]|; infinite where got holds a NaN.
+template <class Want>
+double max_abs_error(const std::vector<float>& got, const Want& want) {
+  double err = 0;
+  for (std::size_t i = 0; i < got.size(); ++i)
+    err = std::max(err, std::isnan(got[i]) ? HUGE_VAL : std::fabs(double(got[i]) - want[i]));
+  return err;
+}
+
+// got is a float sum of `terms` products of values in [-1, 1): within terms * 2^-24 of the
+// exact sum per unit of magnitude (a loose bound; the point is the indices).
+template <class Want>
+void check_float_sum(const char* what, const std::vector<float>& got, const Want& want,
+                     double terms) {
+  CAPTURE(what);
+  CHECK(max_abs_error(got, want) <= (terms + 2) * 0x1p-24 * terms);
+}
 
 // What conv3d.cu computes, element by element, in its order.
 inline Passes emulate(const Conv3dShape& s, const std::vector<float>& x,

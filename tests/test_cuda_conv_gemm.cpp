@@ -59,19 +59,9 @@ TEST_CASE("CUDA conv3d index arithmetic: random floats within float32 rounding")
     conv3d_wgrad(s, to_double(x).data(), to_double(dy).data(), dw.data(),
                  static_cast<double*>(nullptr));
     const Passes e = emulate(s, x.body(), w.body(), b.body(), dy.body());
-    // Terms are products of values in [-1, 1): a float sum of L of them is within L * 2^-24
-    // of the exact sum per unit of magnitude (a loose bound; the point is the indices).
-    auto check = [](const char* what, const std::vector<float>& got, const Guarded<double>& want,
-                    double terms) {
-      CAPTURE(what);
-      double worst = 0;
-      for (std::size_t i = 0; i < got.size(); ++i)
-        worst = std::max(worst, std::fabs(double(got[i]) - want[i]));
-      CHECK(worst <= (terms + 2) * 0x1p-24 * terms);
-    };
-    check("fprop", e.y, y, double(kc::fprop_reduction(s)));
-    check("dgrad", e.dx, dx, double(kc::dgrad_reduction(s)));
-    check("wgrad", e.dw, dw, double(kc::fprop_rows(s)));
+    check_float_sum("fprop", e.y, y, double(kc::fprop_reduction(s)));
+    check_float_sum("dgrad", e.dx, dx, double(kc::dgrad_reduction(s)));
+    check_float_sum("wgrad", e.dw, dw, double(kc::fprop_rows(s)));
   }
 }
 

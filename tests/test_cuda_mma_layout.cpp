@@ -209,16 +209,8 @@ TEST_CASE("CUDA conv3d tensor-core tiling: random floats are the reference on ro
       conv3d_dgrad(s, dyt.data(), wt.data(), dx.data());
       conv3d_wgrad(s, xt.data(), dyt.data(), dw.data(), static_cast<double*>(nullptr));
       const Passes e = emulate_tc(bf16, s, x, w, b, dy);
-      auto check = [](const char* what, const std::vector<float>& got, const Guarded<double>& want,
-                      double terms) {
-        CAPTURE(what);
-        double worst = 0;
-        for (std::size_t i = 0; i < got.size(); ++i)
-          worst = std::max(worst, std::fabs(double(got[i]) - want[i]));
-        CHECK(worst <= (terms + 2) * 0x1p-24 * terms);
-      };
-      check("fprop", e.y, y, double(kc::fprop_reduction(s)) + 1);
-      check("dgrad", e.dx, dx, double(kc::dgrad_reduction(s)));
-      check("wgrad", e.dw, dw, double(kc::fprop_rows(s)));
+      check_float_sum("fprop", e.y, y, double(kc::fprop_reduction(s)) + 1);
+      check_float_sum("dgrad", e.dx, dx, double(kc::dgrad_reduction(s)));
+      check_float_sum("wgrad", e.dw, dw, double(kc::fprop_rows(s)));
     }
 }

@@ -39,6 +39,29 @@ GpuPasses run_gpu(const Conv3dShape& s, const DeviceFloats& x, const DeviceFloat
   return {y.download(), dx.download(), dw.download(), db.download()};
 }
 
+// The reference kernels' three passes, in double.
+struct RefPasses {
+  std::vector<double> y, dx, dw, db;
+};
+RefPasses reference_passes(const Conv3dShape& s, const std::vector<double>& x,
+                           const std::vector<double>& w, const std::vector<double>& b,
+                           const std::vector<double>& dy) {
+  RefPasses r{std::vector<double>(s.y_size()), std::vector<double>(s.x_size()),
+              std::vector<double>(s.w_size()), std::vector<double>(std::size_t(s.K))};
+  ctv::kernels::ref::conv3d_fprop(s, x.data(), w.data(), b.data(), r.y.data());
+  ctv::kernels::ref::conv3d_dgrad(s, dy.data(), w.data(), r.dx.data());
+  ctv::kernels::ref::conv3d_wgrad(s, x.data(), dy.data(), r.dw.data(), r.db.data());
+  return r;
+}
+
+// Two runs of the same passes: the same bits.
+void check_same_bits(const GpuPasses& a, const GpuPasses& b) {
+  CHECK(same_bits(a.y, b.y));
+  CHECK(same_bits(a.dx, b.dx));
+  CHECK(same_bits(a.dw, b.dw));
+  CHECK(same_bits(a.db, b.db));
+}
+
 }  // namespace
 
 TEST_CASE("GPU conv3d: fprop, dgrad and wgrad against the reference and the emulated order") {
@@ -63,29 +86,17 @@ TEST_CASE("GPU conv3d: fprop, dgrad and wgrad against the reference and the emul
     // And the reference, within a float32 sum's rounding (as tests/test_cuda_conv_gemm.cpp).
     std::vector<double> xd(x.begin(), x.end()), wd(w.begin(), w.end()), bd(b.begin(), b.end()),
         dyd(dy.begin(), dy.end());
-    std::vector<double> y(s.y_size()), dx(s.x_size()), dw(s.w_size()), db(std::size_t(s.K));
-    ctv::kernels::ref::conv3d_fprop(s, xd.data(), wd.data(), bd.data(), y.data());
-    ctv::kernels::ref::conv3d_dgrad(s, dyd.data(), wd.data(), dx.data());
-    ctv::kernels::ref::conv3d_wgrad(s, xd.data(), dyd.data(), dw.data(), db.data());
-    auto worst = [](const std::vector<float>& got, const std::vector<double>& want) {
-      double err = 0;
-      for (std::size_t i = 0; i < got.size(); ++i)
-        err = std::max(err, std::isnan(got[i]) ? HUGE_VAL : std::fabs(double(got[i]) - want[i]));
-      return err;
-    };
+    const RefPasses r = reference_passes(s, xd, wd, bd, dyd);
     const double Lf = double(kc::fprop_reduction(s)), Ld = double(kc::dgrad_reduction(s)),
                  M = double(kc::fprop_rows(s));
-    CHECK(worst(g.y, y) <= (Lf + 3) * 0x1p-24 * (Lf + 1));
-    CHECK(worst(g.dx, dx) <= (Ld + 2) * 0x1p-24 * Ld);
-    CHECK(worst(g.dw, dw) <= (M + 2) * 0x1p-24 * M);
-    CHECK(worst(g.db, db) <= (M + 2) * 0x1p-24 * M);
+    CHECK(max_abs_error(g.y, r.y) <= (Lf + 3) * 0x1p-24 * (Lf + 1));
+    CHECK(max_abs_error(g.dx, r.dx) <= (Ld + 2) * 0x1p-24 * Ld);
+    CHECK(max_abs_error(g.dw, r.dw) <= (M + 2) * 0x1p-24 * M);
+    CHECK(max_abs_error(g.db, r.db) <= (M + 2) * 0x1p-24 * M);
 
     // Two runs, the same bits.
     const GpuPasses again = run_gpu(s, dx_, dw_, db_, ddy_);
-    CHECK(same_bits(g.y, again.y));
-    CHECK(same_bits(g.dx, again.dx));
-    CHECK(same_bits(g.dw, again.dw));
-    CHECK(same_bits(g.db, again.db));
+    check_same_bits(g, again);
   }
 }
 
@@ -129,18 +140,12 @@ TEST_CASE("GPU conv_transpose3d: fprop, dgrad and wgrad against the reference") 
     kc::conv_transpose3d_wgrad(s, gx.p, gdy.p, gdw.p, gdb.p);
     // Each output sums at most C*T*R*S (fprop), K*T*R*S (dgrad) or N*D*H*W (wgrad) terms in
     // [-1, 1): a float sum's rounding bound per term count.
-    auto worst = [](const std::vector<float>& got, const std::vector<double>& want) {
-      double err = 0;
-      for (std::size_t i = 0; i < got.size(); ++i)
-        err = std::max(err, std::isnan(got[i]) ? HUGE_VAL : std::fabs(double(got[i]) - want[i]));
-      return err;
-    };
     const double Lf = double(s.C) * s.T * s.R * s.S + 1, Ld = double(s.K) * s.T * s.R * s.S,
                  M = double(s.N) * s.D * s.H * s.W, My = double(s.y_size()) / s.K;
-    CHECK(worst(gy.download(), y) <= (Lf + 2) * 0x1p-24 * Lf);
-    CHECK(worst(gdx.download(), dx) <= (Ld + 2) * 0x1p-24 * Ld);
-    CHECK(worst(gdw.download(), dw) <= (M + 2) * 0x1p-24 * M);
-    CHECK(worst(gdb.download(), db) <= (My + 2) * 0x1p-24 * My);
+    CHECK(max_abs_error(gy.download(), y) <= (Lf + 2) * 0x1p-24 * Lf);
+    CHECK(max_abs_error(gdx.download(), dx) <= (Ld + 2) * 0x1p-24 * Ld);
+    CHECK(max_abs_error(gdw.download(), dw) <= (M + 2) * 0x1p-24 * M);
+    CHECK(max_abs_error(gdb.download(), db) <= (My + 2) * 0x1p-24 * My);
   }
 }
 
@@ -192,31 +197,19 @@ TEST_CASE("GPU conv3d TF32 and BF16: exact on small integers, the rounded refere
       // separates the two; bound it at twice a float sum's (2^-23 per term).
       const std::vector<double> xt = rounded_doubles(bf16, x), wt = rounded_doubles(bf16, w),
                                 dyt = rounded_doubles(bf16, dy), bd(b.begin(), b.end());
-      std::vector<double> y(s.y_size()), dx(s.x_size()), dw(s.w_size()), db(std::size_t(s.K));
-      ctv::kernels::ref::conv3d_fprop(s, xt.data(), wt.data(), bd.data(), y.data());
-      ctv::kernels::ref::conv3d_dgrad(s, dyt.data(), wt.data(), dx.data());
-      ctv::kernels::ref::conv3d_wgrad(s, xt.data(), dyt.data(), dw.data(), db.data());
-      auto worst = [](const std::vector<float>& got, const std::vector<double>& want) {
-        double err = 0;
-        for (std::size_t i = 0; i < got.size(); ++i)
-          err = std::max(err, std::isnan(got[i]) ? HUGE_VAL : std::fabs(double(got[i]) - want[i]));
-        return err;
-      };
+      const RefPasses r = reference_passes(s, xt, wt, bd, dyt);
       const double Lf = double(kc::fprop_reduction(s)) + 1, Ld = double(kc::dgrad_reduction(s)),
                    M = double(kc::fprop_rows(s));
-      CHECK(worst(g.y, y) <= (Lf + 2) * 0x1p-23 * Lf);
-      CHECK(worst(g.dx, dx) <= (Ld + 2) * 0x1p-23 * Ld);
-      CHECK(worst(g.dw, dw) <= (M + 2) * 0x1p-23 * M);
+      CHECK(max_abs_error(g.y, r.y) <= (Lf + 2) * 0x1p-23 * Lf);
+      CHECK(max_abs_error(g.dx, r.dx) <= (Ld + 2) * 0x1p-23 * Ld);
+      CHECK(max_abs_error(g.dw, r.dw) <= (M + 2) * 0x1p-23 * M);
       // dbias sums dy in float32 (not TF32): against the unrounded dy.
       std::vector<double> db_exact(std::size_t(s.K), 0.0);
       for (std::size_t i = 0; i < dy.size(); ++i) db_exact[i % std::size_t(s.K)] += dy[i];
-      CHECK(worst(g.db, db_exact) <= (M + 2) * 0x1p-24 * M);
+      CHECK(max_abs_error(g.db, db_exact) <= (M + 2) * 0x1p-24 * M);
 
       const GpuPasses again = run_gpu(s, dx_, dw_, db_, ddy_);
-      CHECK(same_bits(g.y, again.y));
-      CHECK(same_bits(g.dx, again.dx));
-      CHECK(same_bits(g.dw, again.dw));
-      CHECK(same_bits(g.db, again.db));
+      check_same_bits(g, again);
     }
 }
 
